@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import postgres_database, s3_server
+from truthloop.storage.project import Project
+
+# Credentials for the loopback S3 server only; never real ones.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+for _var in ("TRUTHLOOP_HOME", "TRUTHLOOP_DATABASE_URL", "TRUTHLOOP_BLOB_URL",
+             "TRUTHLOOP_ALLOWED_ROOTS", "TRUTHLOOP_S3_ENDPOINT_URL"):
+    os.environ.pop(_var, None)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each storage test runs on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'home' / 'truthloop.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def project(tmp_path: Path, database_url: str) -> Iterator[Project]:
+    with Project.init(tmp_path / "home", database_url=database_url) as p:
+        yield p
+
+
+@pytest.fixture
+def sqlite_project(tmp_path: Path) -> Iterator[Project]:
+    with Project.init(tmp_path / "home") as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    with s3_server() as url:
+        yield url

@@ -1,0 +1,210 @@
+"""`truthloop dataset ...`: import, export, list, show and delete datasets."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from truthloop.cli.context import open_project
+from truthloop.cli.output import console, errors_as_messages, print_json, progress_bar
+from truthloop.core.types import Split
+from truthloop.datasets.exporting import export_dataset
+from truthloop.datasets.importing import import_dataset
+from truthloop.storage import datasets as store
+
+app = typer.Typer(help="Import, export and inspect datasets.", no_args_is_help=True)
+
+
+class ReadFormat(StrEnum):
+    folders = "folders"
+    groundtruth = "groundtruth"
+    rekognition = "rekognition"
+    coco = "coco"
+    voc = "voc"
+    yolo = "yolo"
+
+
+class WriteFormat(StrEnum):
+    groundtruth = "groundtruth"
+    rekognition = "rekognition"
+    coco = "coco"
+    voc = "voc"
+    yolo = "yolo"
+
+
+class OnError(StrEnum):
+    abort = "abort"
+    skip = "skip"
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _count_lines(path: Path) -> int | None:
+    if not path.is_file() or path.suffix.lower() == ".json":
+        return None
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset to create or add to.")],
+    source: Annotated[Path, typer.Argument(help="Manifest, annotation file or folder.")],
+    fmt: Annotated[ReadFormat, typer.Option("--format", "-f", help="Format of SOURCE.")],
+    label_attribute: Annotated[
+        str | None, typer.Option(help="Manifest label attribute to read (default: all).")
+    ] = None,
+    on_error: Annotated[
+        OnError, typer.Option(help="abort: store nothing on a bad line; skip: store the rest.")
+    ] = OnError.abort,
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy images into the project's blob store.")
+    ] = False,
+    verify_images: Annotated[
+        bool, typer.Option("--verify-images", help="Open every image: size, hash, corruption.")
+    ] = False,
+    allow_root: Annotated[
+        list[Path] | None,
+        typer.Option("--allow-root", help="Another folder images may be read from (repeatable)."),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(help="Fixed label set, comma-separated: other labels are refused."),
+    ] = None,
+    split: Annotated[Split | None, typer.Option(help="Put every imported item in this split.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Import SOURCE into dataset NAME."""
+    with errors_as_messages(json_output):
+        project = open_project(ctx)
+        with progress_bar(f"importing {source.name}", _count_lines(source), quiet=json_output) as update:
+            report = import_dataset(
+                project, name, source, fmt=fmt.value, label_attribute=label_attribute,
+                on_error=on_error.value, copy=copy, verify_images=verify_images,
+                allowed_roots=allow_root or (),
+                labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None,
+                split=split, progress=update,
+            )
+    if json_output:
+        print_json(report.to_json())
+        return
+    verb = "created" if report.created else "added to"
+    console.print(Text(f"{verb} dataset {report.dataset}: {report.imported} images imported"
+                       f"{f', {report.copied} copied' if report.copied else ''}"))
+    for warning in report.warnings[:20]:
+        console.print(Text(f"warning: {warning}", style="yellow"))
+    if len(report.warnings) > 20:
+        console.print(Text(f"... and {len(report.warnings) - 20} more warnings", style="yellow"))
+    if report.skipped:
+        console.print(Text(f"skipped {len(report.skipped)} bad records:", style="red"))
+        for error in report.skipped[:20]:
+            console.print(Text(f"  {error}"))
+        if len(report.skipped) > 20:
+            console.print(Text(f"  ... and {len(report.skipped) - 20} more (see --json)"))
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset to export.")],
+    dest: Annotated[Path, typer.Argument(help="File (manifests, COCO) or folder (VOC, YOLO).")],
+    fmt: Annotated[WriteFormat, typer.Option("--format", "-f", help="Format to write.")],
+    label_attribute: Annotated[
+        str | None, typer.Option(help="Label attribute name for manifests.")
+    ] = None,
+    split: Annotated[Split | None, typer.Option(help="Export only this split.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Export dataset NAME to DEST."""
+    with errors_as_messages(json_output):
+        project = open_project(ctx)
+        with project.session() as session:
+            total = store.count_items(session, store.get_dataset(session, name).id)
+        with progress_bar(f"exporting {name}", total, quiet=json_output) as update:
+            report = export_dataset(project, name, dest, fmt=fmt.value,
+                                    label_attribute=label_attribute, split=split, progress=update)
+    if json_output:
+        print_json(report.to_json())
+    else:
+        console.print(Text(f"wrote {report.exported} images of {name} to {report.dest}"))
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """List the datasets of the project."""
+    with errors_as_messages(json_output):
+        project = open_project(ctx)
+        with project.session() as session:
+            rows = [(d.name, n, d.created_at) for d, n in store.list_datasets(session)]
+    if json_output:
+        print_json([{"name": n, "items": c, "created_at": t.isoformat()} for n, c, t in rows])
+        return
+    table = Table("dataset", "images", "created")
+    for name, count, created in rows:
+        table.add_row(Text(name), str(count), created.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset to describe.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Counts per label and per split."""
+    with errors_as_messages(json_output):
+        project = open_project(ctx)
+        with project.session() as session:
+            summary = store.summarize(session, store.get_dataset(session, name))
+    if json_output:
+        print_json(
+            {
+                "name": summary.name, "items": summary.items, "annotations": summary.annotations,
+                "labels": list(summary.labels), "images_per_label": summary.images_per_label,
+                "objects_per_label": summary.objects_per_label,
+                "items_per_split": summary.items_per_split, "sources": summary.sources,
+            }
+        )
+        return
+    console.print(Text(f"{summary.name}: {summary.items} images, {summary.annotations} annotations"))
+    labels = Table("label", "images", "objects", title="per label")
+    widest = max(summary.images_per_label.values(), default=1)
+    for label in summary.labels:
+        images = summary.images_per_label.get(label, 0)
+        bar = "█" * round(20 * images / widest) if widest else ""
+        labels.add_row(Text(label), f"{images} {bar}", str(summary.objects_per_label.get(label, 0)))
+    console.print(labels)
+    splits = Table("split", "images", title="per split")
+    for split_name, count in sorted(summary.items_per_split.items()):
+        splits.add_row(split_name, str(count))
+    console.print(splits)
+    if summary.sources:
+        console.print(Text("annotations by source: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(summary.sources.items()))))
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Delete a dataset and its annotations (images themselves are left where they are)."""
+    with errors_as_messages(json_output):
+        if not yes and not typer.confirm(f"delete dataset {name}?"):
+            raise typer.Exit(1)
+        project = open_project(ctx)
+        with project.session() as session:
+            store.delete_dataset(session, store.get_dataset(session, name))
+    if json_output:
+        print_json({"deleted": name})
+    else:
+        console.print(Text(f"deleted dataset {name}"))

@@ -1,0 +1,112 @@
+"""Every error truthloop raises on purpose, so a caller can catch what it can act on.
+
+    TruthloopError                  base of everything below; str() says what and where
+    ├── ConfigError                 a setting or project home is missing or invalid
+    ├── NotFound                    a named dataset, item, model version... does not exist
+    ├── AlreadyExists               a name is taken
+    ├── InvalidName                 a dataset/job/... name with path tricks or odd characters
+    ├── InputError                  bad input from a user's file, request or image
+    │   ├── FormatError             a manifest/annotation file is malformed (file, line)
+    │   ├── UnsafePath              a path or URI leads outside the allowed roots
+    │   ├── ImageError              an image is corrupt, truncated, empty, not an image, or too big
+    │   ├── UnknownLabel            a label that is not in the label set
+    │   ├── BoxOutsideImage         a box with nothing left inside the image
+    │   └── DuplicateImage          the same image (content hash or URI) twice in one dataset
+    ├── ImportAborted               an import stopped on its first error; nothing was stored
+    ├── TrainingError               training cannot start: no labels, one class, too few images
+    └── ModelError                  a model cannot do what was asked, or its file/server is bad
+
+Errors that concern one line of one file carry `path` and `line` (1-based) so the message can
+say exactly where to look.
+"""
+
+from __future__ import annotations
+
+
+class TruthloopError(Exception):
+    """Base of every error truthloop raises on purpose."""
+
+
+class ConfigError(TruthloopError):
+    pass
+
+
+class NotFound(TruthloopError):
+    pass
+
+
+class AlreadyExists(TruthloopError):
+    pass
+
+
+class InvalidName(TruthloopError):
+    pass
+
+
+class InputError(TruthloopError):
+    """Bad input; `where` says which file and line (or item) it came from, when known."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(self._render())
+
+    @property
+    def where(self) -> str:
+        if self.path and self.line:
+            return f"{self.path}:{self.line}"
+        return self.path or (f"line {self.line}" if self.line else "")
+
+    def at(self, path: str | None = None, line: int | None = None) -> InputError:
+        """The same error located at `path`/`line` (keeps what is already known)."""
+        self.path = self.path or path
+        self.line = self.line or line
+        self.args = (self._render(),)
+        return self
+
+    def _render(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class FormatError(InputError):
+    pass
+
+
+class UnsafePath(InputError):
+    pass
+
+
+class ImageError(InputError):
+    pass
+
+
+class UnknownLabel(InputError):
+    pass
+
+
+class BoxOutsideImage(InputError):
+    pass
+
+
+class DuplicateImage(InputError):
+    pass
+
+
+class ImportAborted(TruthloopError):
+    """The import stopped at `error`; the database is exactly as it was before."""
+
+    def __init__(self, error: InputError):
+        self.error = error
+        super().__init__(
+            f"{error} — nothing was imported (use --on-error skip to import the rest)"
+        )
+
+
+class TrainingError(TruthloopError):
+    """Training was refused before any work started; the message says what the data lacks."""
+
+
+class ModelError(TruthloopError):
+    """A model backend cannot do what was asked (an HTTP model server answered badly, a model
+    file is not one truthloop wrote, an inference-only model was asked to train)."""

@@ -1,0 +1,1 @@
+"""Storage: every table (SQLAlchemy + Alembic) and every blob path (fsspec)."""

@@ -1,0 +1,322 @@
+"""Datasets, their items and annotations: the queries, in one place, for every layer above."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from truthloop.core.serialize import value_confidence, value_from_json, value_to_json
+from truthloop.core.types import (
+    Annotation,
+    ImageRecord,
+    ImageSize,
+    LabelSet,
+    Source,
+    Split,
+    label_names,
+)
+from truthloop.errors import AlreadyExists, NotFound
+from truthloop.storage.tables import (
+    AnnotationRow,
+    DatasetRow,
+    ItemRow,
+    LabelRow,
+    LabelSetRow,
+    utcnow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """A record ready to store, with the content hash when the image was read."""
+
+    record: ImageRecord
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSummary:
+    name: str
+    items: int
+    annotations: int
+    labels: tuple[str, ...]
+    images_per_label: dict[str, int]
+    objects_per_label: dict[str, int]
+    items_per_split: dict[str, int]
+    sources: dict[str, int]
+
+
+def get_dataset(session: Session, name: str) -> DatasetRow:
+    row = session.scalar(select(DatasetRow).where(DatasetRow.name == name))
+    if row is None:
+        known = session.scalars(select(DatasetRow.name).order_by(DatasetRow.name).limit(20)).all()
+        raise NotFound(f"no dataset named {name!r} (datasets: {', '.join(known) or 'none'})")
+    return row
+
+
+def find_dataset(session: Session, name: str) -> DatasetRow | None:
+    return session.scalar(select(DatasetRow).where(DatasetRow.name == name))
+
+
+def create_dataset(
+    session: Session, name: str, label_set: LabelSet, *, description: str = ""
+) -> DatasetRow:
+    if find_dataset(session, name) is not None:
+        raise AlreadyExists(f"a dataset named {name!r} already exists")
+    label_row = LabelSetRow(name=_free_label_set_name(session, name))
+    session.add(label_row)
+    dataset = DatasetRow(name=name, label_set=label_row, description=description)
+    session.add(dataset)
+    session.flush()
+    save_label_set(session, dataset, label_set)
+    return dataset
+
+
+def _free_label_set_name(session: Session, base: str) -> str:
+    name, n = base, 1
+    while session.scalar(select(LabelSetRow.id).where(LabelSetRow.name == name)) is not None:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def label_set_of(session: Session, dataset: DatasetRow) -> LabelSet:
+    rows = session.execute(
+        select(LabelRow.name, LabelRow.class_id).where(
+            LabelRow.label_set_id == dataset.label_set_id
+        )
+    ).all()
+    return LabelSet({name: class_id for name, class_id in rows})
+
+
+def save_label_set(session: Session, dataset: DatasetRow, label_set: LabelSet) -> None:
+    """Add the labels of `label_set` the dataset does not have yet (labels are never removed)."""
+    known = label_set_of(session, dataset)
+    for name in label_set.names:
+        if name not in known:
+            known = known.with_label(name, label_set.id_of(name))
+            session.add(
+                LabelRow(label_set_id=dataset.label_set_id, name=name, class_id=known.id_of(name))
+            )
+    session.flush()
+
+
+def known_uris(session: Session, dataset_id: int, uris: Iterable[str]) -> set[str]:
+    wanted = list(set(uris))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(
+            session.scalars(
+                select(ItemRow.uri).where(ItemRow.dataset_id == dataset_id, ItemRow.uri.in_(chunk))
+            )
+        )
+    return found
+
+
+def known_hashes(session: Session, dataset_id: int, hashes: Iterable[str]) -> dict[str, str]:
+    """content hash -> uri of the item that already has it."""
+    wanted = list(set(hashes))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = session.execute(
+            select(ItemRow.content_hash, ItemRow.uri).where(
+                ItemRow.dataset_id == dataset_id, ItemRow.content_hash.in_(chunk)
+            )
+        )
+        found.update({h: uri for h, uri in rows if h is not None})
+    return found
+
+
+def insert_items(session: Session, dataset_id: int, items: Sequence[NewItem]) -> list[int]:
+    """Store items and their annotations in bulk; returns the new item ids in order."""
+    if not items:
+        return []
+    now = utcnow()
+    item_rows = [
+        {
+            "dataset_id": dataset_id,
+            "uri": it.record.uri,
+            "width": it.record.size.width if it.record.size else None,
+            "height": it.record.size.height if it.record.size else None,
+            "depth": it.record.size.depth if it.record.size else None,
+            "content_hash": it.content_hash,
+            "split": (it.record.split or Split.UNASSIGNED).value,
+            "extra": dict(it.record.extra),
+            "created_at": now,
+        }
+        for it in items
+    ]
+    ids = list(
+        session.scalars(
+            insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True), item_rows
+        )
+    )
+    annotation_rows = [
+        annotation_row(item_id, annotation)
+        for item_id, it in zip(ids, items, strict=True)
+        for annotation in it.record.annotations
+    ]
+    if annotation_rows:
+        session.execute(insert(AnnotationRow), annotation_rows)
+    return ids
+
+
+def annotation_row(item_id: int, annotation: Annotation) -> dict[str, object]:
+    return {
+        "item_id": item_id,
+        "kind": annotation.kind.value,
+        "attribute": annotation.attribute,
+        "value": value_to_json(annotation.value),
+        "source": annotation.source.value,
+        "confidence": value_confidence(annotation.value),
+        "worker": annotation.worker,
+        "job_name": annotation.job_name,
+        "seconds": annotation.seconds,
+        "created_at": annotation.created_at,
+        "extra": dict(annotation.metadata),
+    }
+
+
+def iter_records(
+    session: Session,
+    dataset_id: int,
+    *,
+    split: Split | None = None,
+    batch: int = 2000,
+) -> Iterator[tuple[int, ImageRecord]]:
+    """(item id, record) for every item, in id order, reading `batch` items at a time."""
+    last_id = 0
+    while True:
+        query = select(ItemRow).where(ItemRow.dataset_id == dataset_id, ItemRow.id > last_id)
+        if split is not None:
+            query = query.where(ItemRow.split == split.value)
+        items = session.scalars(query.order_by(ItemRow.id).limit(batch)).all()
+        if not items:
+            return
+        annotations: dict[int, list[Annotation]] = defaultdict(list)
+        rows = session.scalars(
+            select(AnnotationRow)
+            .where(AnnotationRow.item_id.in_([i.id for i in items]))
+            .order_by(AnnotationRow.id)
+        )
+        for row in rows:
+            annotations[row.item_id].append(annotation_from_row(row))
+        for item in items:
+            yield item.id, item_record(item, annotations.get(item.id, ()))
+        last_id = items[-1].id
+        session.expunge_all()
+
+
+def item_record(item: ItemRow, annotations: Iterable[Annotation]) -> ImageRecord:
+    size = (
+        ImageSize(item.width, item.height, item.depth or 3)
+        if item.width is not None and item.height is not None
+        else None
+    )
+    return ImageRecord(
+        uri=item.uri,
+        size=size,
+        annotations=tuple(annotations),
+        extra=item.extra or {},
+        split=Split(item.split),
+    )
+
+
+def annotation_from_row(row: AnnotationRow) -> Annotation:
+    return Annotation(
+        value=value_from_json(row.kind, row.value),
+        source=Source(row.source),
+        attribute=row.attribute,
+        job_name=row.job_name,
+        created_at=row.created_at,
+        worker=row.worker,
+        seconds=row.seconds,
+        metadata=row.extra or {},
+    )
+
+
+def count_items(session: Session, dataset_id: int) -> int:
+    return int(
+        session.scalar(select(func.count(ItemRow.id)).where(ItemRow.dataset_id == dataset_id))
+        or 0
+    )
+
+
+def list_datasets(session: Session) -> list[tuple[DatasetRow, int]]:
+    """Every dataset with its item count, by name."""
+    counts = (
+        select(ItemRow.dataset_id, func.count(ItemRow.id).label("n"))
+        .group_by(ItemRow.dataset_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(DatasetRow, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.dataset_id == DatasetRow.id)
+        .order_by(DatasetRow.name)
+    ).all()
+    return [(row, int(n)) for row, n in rows]
+
+
+def summarize(session: Session, dataset: DatasetRow) -> DatasetSummary:
+    """Counts per label (images and objects), per split and per annotation source."""
+    per_split = dict(
+        session.execute(
+            select(ItemRow.split, func.count(ItemRow.id))
+            .where(ItemRow.dataset_id == dataset.id)
+            .group_by(ItemRow.split)
+        ).all()
+    )
+    sources = dict(
+        session.execute(
+            select(AnnotationRow.source, func.count(AnnotationRow.id))
+            .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
+            .where(ItemRow.dataset_id == dataset.id)
+            .group_by(AnnotationRow.source)
+        ).all()
+    )
+    images: Counter[str] = Counter()
+    objects: Counter[str] = Counter()
+    rows = session.execute(
+        select(AnnotationRow.item_id, AnnotationRow.kind, AnnotationRow.value)
+        .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
+        .where(ItemRow.dataset_id == dataset.id)
+        .order_by(AnnotationRow.item_id)
+        .execution_options(yield_per=5000)
+    )
+    current_item: int | None = None
+    seen: set[str] = set()
+    for item_id, kind, value in rows:
+        if item_id != current_item:
+            current_item, seen = item_id, set()
+        for name in label_names(value_from_json(kind, value)):
+            objects[name] += 1
+            if name not in seen:
+                seen.add(name)
+                images[name] += 1
+    return DatasetSummary(
+        name=dataset.name,
+        items=sum(per_split.values()),
+        annotations=sum(sources.values()),
+        labels=label_set_of(session, dataset).names,
+        images_per_label=dict(images.most_common()),
+        objects_per_label=dict(objects.most_common()),
+        items_per_split=per_split,
+        sources=sources,
+    )
+
+
+def delete_dataset(session: Session, dataset: DatasetRow) -> None:
+    item_ids = select(ItemRow.id).where(ItemRow.dataset_id == dataset.id)
+    session.execute(delete(AnnotationRow).where(AnnotationRow.item_id.in_(item_ids)))
+    session.execute(delete(ItemRow).where(ItemRow.dataset_id == dataset.id))
+    label_set_id = dataset.label_set_id
+    session.delete(dataset)
+    session.flush()
+    session.execute(delete(LabelRow).where(LabelRow.label_set_id == label_set_id))
+    session.execute(delete(LabelSetRow).where(LabelSetRow.id == label_set_id))

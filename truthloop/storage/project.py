@@ -1,0 +1,85 @@
+"""A project: one home folder holding (by default) the SQLite database and the blob store.
+
+`Project.open()` is where a notebook, the CLI and the web app begin; every service gets its
+database session and blob store from here, nothing else opens them by itself.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from truthloop.config import Settings
+from truthloop.errors import ConfigError
+from truthloop.storage.blobs import BlobStore, open_uri
+from truthloop.storage.db import Database
+
+
+class Project:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.home = settings.home.resolve()
+        self.db = Database(settings.resolved_database_url)
+        self.blobs = BlobStore(settings.resolved_blob_url, s3_endpoint_url=settings.s3_endpoint_url)
+
+    @classmethod
+    def init(cls, home: Path | str | None = None, **overrides: object) -> Project:
+        """Create (or upgrade) a project in `home` and return it open."""
+        settings = _settings(home, overrides)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        project = cls(settings)
+        project.db.upgrade()
+        return project
+
+    @classmethod
+    def open(cls, home: Path | str | None = None, **overrides: object) -> Project:
+        """Open an existing project (TRUTHLOOP_HOME when `home` is not given)."""
+        settings = _settings(home, overrides)
+        if not settings.home.is_dir():
+            raise ConfigError(
+                f"no truthloop project at {settings.home}: run `truthloop init {settings.home}`"
+                " or set TRUTHLOOP_HOME"
+            )
+        project = cls(settings)
+        project.db.upgrade()
+        return project
+
+    @property
+    def allowed_roots(self) -> tuple[Path, ...]:
+        """Folders a manifest may point into besides its own: the home and the configured ones."""
+        return (self.home, *(p.resolve() for p in self.settings.allowed_roots))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.db.session() as session:
+            yield session
+
+    def read_bytes(self, uri: str) -> bytes:
+        with open_uri(uri, s3_endpoint_url=self.settings.s3_endpoint_url) as f:
+            return f.read()
+
+    def load_image(self, uri: str) -> Image.Image:
+        """An item's image, decoded to RGB."""
+        with Image.open(io.BytesIO(self.read_bytes(uri))) as image:
+            return image.convert("RGB")
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _settings(home: Path | str | None, overrides: dict[str, object]) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if home is not None:
+        values["home"] = Path(home)
+    return Settings(**values)  # type: ignore[arg-type]
