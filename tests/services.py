@@ -30,7 +30,7 @@ def postgres_available() -> str | None:
     try:
         _pg_connect(PG_ADMIN_URL).close()
         return None
-    except Exception as first:  # noqa: BLE001 - any failure means "try to start it"
+    except Exception as first:
         versions = [os.path.basename(p) for p in glob.glob("/etc/postgresql/*")]
         for version in versions:
             subprocess.run(
@@ -40,8 +40,8 @@ def postgres_available() -> str | None:
         try:
             _pg_connect(PG_ADMIN_URL).close()
             return None
-        except Exception:  # noqa: BLE001
-            return f"PostgreSQL at {PG_ADMIN_URL} is not reachable and could not be started: {first}"
+        except Exception:
+            return f"PostgreSQL at {PG_ADMIN_URL} is unreachable and would not start: {first}"
 
 
 @contextmanager

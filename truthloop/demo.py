@@ -38,7 +38,10 @@ def run_demo(
     try:
         data = project.home / "data" / "logos"
         generated = generate_logos(
-            data, images=images, classes=classes, seed=seed,
+            data,
+            images=images,
+            classes=classes,
+            seed=seed,
             progress=(lambda n: progress("generating", n, images)) if progress else None,
         )
         with project.session() as session:
@@ -46,7 +49,11 @@ def run_demo(
             if old is not None:
                 store.delete_dataset(session, old)
         report = import_dataset(
-            project, DATASET, generated.manifest, fmt="groundtruth", verify_images=True,
+            project,
+            DATASET,
+            generated.manifest,
+            fmt="groundtruth",
+            verify_images=True,
             progress=(lambda n: progress("importing", n, images)) if progress else None,
         )
         with project.session() as session:

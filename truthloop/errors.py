@@ -4,6 +4,8 @@
     ├── ConfigError                 a setting or project home is missing or invalid
     ├── NotFound                    a named dataset, item, model version... does not exist
     ├── AlreadyExists               a name is taken
+    ├── PermissionDenied            the user may not see or do this (another team's task...)
+    ├── LeaseExpired                a task's lease ran out and someone else submitted that slot
     ├── InvalidName                 a dataset/job/... name with path tricks or odd characters
     ├── InputError                  bad input from a user's file, request or image
     │   ├── FormatError             a manifest/annotation file is malformed (file, line)
@@ -15,6 +17,7 @@
     ├── ImportAborted               an import stopped on its first error; nothing was stored
     ├── TrainingError               training cannot start: no labels, one class, too few images
     └── ModelError                  a model cannot do what was asked, or its file/server is bad
+        └── ModelNotRunning         detect on a model version that is not started (RUNNING)
 
 Errors that concern one line of one file carry `path` and `line` (1-based) so the message can
 say exactly where to look.
@@ -41,6 +44,14 @@ class AlreadyExists(TruthloopError):
 
 class InvalidName(TruthloopError):
     pass
+
+
+class PermissionDenied(TruthloopError):
+    """The user is not allowed this: a job of a team they are not in, a task leased to another."""
+
+
+class LeaseExpired(TruthloopError):
+    """A submit came after the task's lease ran out and another worker has answered that slot."""
 
 
 class InputError(TruthloopError):
@@ -98,9 +109,7 @@ class ImportAborted(TruthloopError):
 
     def __init__(self, error: InputError):
         self.error = error
-        super().__init__(
-            f"{error} — nothing was imported (use --on-error skip to import the rest)"
-        )
+        super().__init__(f"{error} — nothing was imported (use --on-error skip to import the rest)")
 
 
 class TrainingError(TruthloopError):
@@ -110,3 +119,7 @@ class TrainingError(TruthloopError):
 class ModelError(TruthloopError):
     """A model backend cannot do what was asked (an HTTP model server answered badly, a model
     file is not one truthloop wrote, an inference-only model was asked to train)."""
+
+
+class ModelNotRunning(ModelError):
+    """Detect was asked of a model version that is not RUNNING; the message says how to start it."""

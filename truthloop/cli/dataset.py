@@ -78,26 +78,41 @@ def import_(
         str | None,
         typer.Option(help="Fixed label set, comma-separated: other labels are refused."),
     ] = None,
-    split: Annotated[Split | None, typer.Option(help="Put every imported item in this split.")] = None,
+    split: Annotated[
+        Split | None, typer.Option(help="Put every imported item in this split.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Import SOURCE into dataset NAME."""
     with errors_as_messages(json_output):
         project = open_project(ctx)
-        with progress_bar(f"importing {source.name}", _count_lines(source), quiet=json_output) as update:
+        with progress_bar(
+            f"importing {source.name}", _count_lines(source), quiet=json_output
+        ) as update:
             report = import_dataset(
-                project, name, source, fmt=fmt.value, label_attribute=label_attribute,
-                on_error=on_error.value, copy=copy, verify_images=verify_images,
+                project,
+                name,
+                source,
+                fmt=fmt.value,
+                label_attribute=label_attribute,
+                on_error=on_error.value,
+                copy=copy,
+                verify_images=verify_images,
                 allowed_roots=allow_root or (),
                 labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None,
-                split=split, progress=update,
+                split=split,
+                progress=update,
             )
     if json_output:
         print_json(report.to_json())
         return
     verb = "created" if report.created else "added to"
-    console.print(Text(f"{verb} dataset {report.dataset}: {report.imported} images imported"
-                       f"{f', {report.copied} copied' if report.copied else ''}"))
+    console.print(
+        Text(
+            f"{verb} dataset {report.dataset}: {report.imported} images imported"
+            f"{f', {report.copied} copied' if report.copied else ''}"
+        )
+    )
     for warning in report.warnings[:20]:
         console.print(Text(f"warning: {warning}", style="yellow"))
     if len(report.warnings) > 20:
@@ -128,8 +143,15 @@ def export(
         with project.session() as session:
             total = store.count_items(session, store.get_dataset(session, name).id)
         with progress_bar(f"exporting {name}", total, quiet=json_output) as update:
-            report = export_dataset(project, name, dest, fmt=fmt.value,
-                                    label_attribute=label_attribute, split=split, progress=update)
+            report = export_dataset(
+                project,
+                name,
+                dest,
+                fmt=fmt.value,
+                label_attribute=label_attribute,
+                split=split,
+                progress=update,
+            )
     if json_output:
         print_json(report.to_json())
     else:
@@ -166,19 +188,28 @@ def show(
     if json_output:
         print_json(
             {
-                "name": summary.name, "items": summary.items, "annotations": summary.annotations,
-                "labels": list(summary.labels), "images_per_label": summary.images_per_label,
+                "name": summary.name,
+                "items": summary.items,
+                "annotations": summary.annotations,
+                "labels": list(summary.labels),
+                "images_per_label": summary.images_per_label,
                 "objects_per_label": summary.objects_per_label,
-                "items_per_split": summary.items_per_split, "sources": summary.sources,
+                "items_per_split": summary.items_per_split,
+                "sources": summary.sources,
             }
         )
         return
-    console.print(Text(f"{summary.name}: {summary.items} images, {summary.annotations} annotations"))
-    labels = Table("label", "images", "objects", title="per label")
+    console.print(
+        Text(f"{summary.name}: {summary.items} images, {summary.annotations} annotations")
+    )
+    labels = Table(title="per label")
+    labels.add_column("label", overflow="fold")
+    labels.add_column("images", no_wrap=True)
+    labels.add_column("objects", justify="right")
     widest = max(summary.images_per_label.values(), default=1)
     for label in summary.labels:
         images = summary.images_per_label.get(label, 0)
-        bar = "█" * round(20 * images / widest) if widest else ""
+        bar = "█" * round(12 * images / widest) if widest else ""
         labels.add_row(Text(label), f"{images} {bar}", str(summary.objects_per_label.get(label, 0)))
     console.print(labels)
     splits = Table("split", "images", title="per split")
@@ -186,8 +217,12 @@ def show(
         splits.add_row(split_name, str(count))
     console.print(splits)
     if summary.sources:
-        console.print(Text("annotations by source: " + ", ".join(
-            f"{k} {v}" for k, v in sorted(summary.sources.items()))))
+        console.print(
+            Text(
+                "annotations by source: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(summary.sources.items()))
+            )
+        )
 
 
 @app.command("delete")

@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 import typer
 from rich.console import Console
-from rich.text import Text
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,6 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from truthloop.errors import TruthloopError
 
@@ -32,15 +32,21 @@ def print_json(data: Any) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None, *, quiet: bool = False) -> Iterator[
-    Callable[[int], None]
-]:
+def progress_bar(
+    description: str, total: int | None, *, quiet: bool = False
+) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr (so `--json` output stays clean); yields `update(done)`."""
     if quiet:
         yield lambda done: None
         return
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=err_console) as progress:
         task = progress.add_task(description, total=total)
         yield lambda done: progress.update(task, completed=done)

@@ -23,9 +23,7 @@ def value_to_json(value: Value) -> dict[str, Any]:
             return {"labels": list(labels), "confidences": list(confidences)}
         case Boxes(boxes=boxes, adjusted=adjusted):
             return {
-                "boxes": [
-                    [b.label, b.left, b.top, b.width, b.height, b.confidence] for b in boxes
-                ],
+                "boxes": [[b.label, b.left, b.top, b.width, b.height, b.confidence] for b in boxes],
                 "adjusted": adjusted,
             }
         case Verification(verdict=verdict, verdict_id=verdict_id, confidence=c, comments=comments):

@@ -20,8 +20,12 @@ class ExportReport:
     exported: int
 
     def to_json(self) -> dict[str, object]:
-        return {"dataset": self.dataset, "format": self.format, "dest": self.dest,
-                "exported": self.exported}
+        return {
+            "dataset": self.dataset,
+            "format": self.format,
+            "dest": self.dest,
+            "exported": self.exported,
+        }
 
 
 def export_dataset(
@@ -40,13 +44,18 @@ def export_dataset(
         label_set = store.label_set_of(session, dataset)
 
         def records() -> Iterator[ImageRecord]:
-            for n, (_, record) in enumerate(store.iter_records(session, dataset.id, split=split), 1):
+            stored = store.iter_records(session, dataset.id, split=split)
+            for n, (_, record) in enumerate(stored, 1):
                 if progress and n % 1000 == 0:
                     progress(n)
                 yield record
 
         count = formats.write(
-            fmt, records(), dest, label_set=label_set, label_attribute=label_attribute,
+            fmt,
+            records(),
+            dest,
+            label_set=label_set,
+            label_attribute=label_attribute,
             job_name=None,
         )
     if progress:

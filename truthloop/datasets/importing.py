@@ -17,7 +17,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from truthloop import formats
-from truthloop.core.geometry import clip
+from truthloop.core.geometry import clip, inside
 from truthloop.core.names import name_problem
 from truthloop.core.types import Annotation, Boxes, ImageRecord, LabelSet, Split
 from truthloop.errors import (
@@ -94,16 +94,20 @@ def import_dataset(
         fixed_labels=LabelSet.from_names(labels) if labels is not None else None,
         split=split,
     )
-    reader = formats.open_reader(
-        fmt,
-        source,
-        label_attribute=label_attribute,
-        on_error=importer.skip if on_error == "skip" else None,
-        allowed_roots=(base, *project.allowed_roots, *(Path(r).resolve() for r in allowed_roots)),
-        max_pixels=project.settings.max_image_pixels,
-        max_bytes=project.settings.max_image_bytes,
-    )
     try:
+        reader = formats.open_reader(
+            fmt,
+            source,
+            label_attribute=label_attribute,
+            on_error=importer.skip if on_error == "skip" else None,
+            allowed_roots=(
+                base,
+                *project.allowed_roots,
+                *(Path(r).resolve() for r in allowed_roots),
+            ),
+            max_pixels=project.settings.max_image_pixels,
+            max_bytes=project.settings.max_image_bytes,
+        )
         with project.session() as session:
             report = importer.run(session, name, reader, progress)
     except InputError as error:
@@ -235,7 +239,13 @@ class _Importer:
         return store.NewItem(record, content_hash)
 
     def clip_boxes(self, record: ImageRecord) -> ImageRecord:
-        if record.size is None:
+        size = record.size
+        if size is None or all(
+            inside(box, size)
+            for a in record.annotations
+            if isinstance(a.value, Boxes)
+            for box in a.value.boxes
+        ):
             return record
         annotations: list[Annotation] = []
         for annotation in record.annotations:
@@ -258,7 +268,8 @@ class _Importer:
                         f" {clipped.left},{clipped.top},{clipped.width},{clipped.height})"
                     )
                 boxes.append(clipped)
-            annotations.append(replace(annotation, value=replace(annotation.value, boxes=tuple(boxes))))
+            value = replace(annotation.value, boxes=tuple(boxes))
+            annotations.append(replace(annotation, value=value))
         return replace(record, annotations=tuple(annotations))
 
     def copy_blob(self, uri: str, data: bytes, info: formats.images.ImageInfo) -> str:
@@ -273,6 +284,11 @@ class _Importer:
         """Store a batch, refusing images the dataset already holds (same URI or content)."""
         if not batch:
             return 0
+        try:
+            store.insert_items(session, dataset_id, batch)
+            return len(batch)
+        except store.Conflict:
+            pass  # some image is already stored: find which, refuse those, store the rest
         known = store.known_uris(session, dataset_id, (it.record.uri for it in batch))
         hashes = store.known_hashes(
             session, dataset_id, (it.content_hash for it in batch if it.content_hash)

@@ -78,7 +78,7 @@ class BlobStore:
             return []
         found = self.fs.find(base)
         root = self.root.rstrip("/") + "/"
-        return sorted(p[len(root):] if p.startswith(root) else p for p in found)
+        return sorted(p[len(root) :] if p.startswith(root) else p for p in found)
 
 
 def open_uri(uri: str, *, s3_endpoint_url: str | None = None, mode: str = "rb") -> IO[bytes]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+import orjson
+import psycopg
+from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from truthloop.core.serialize import value_confidence, value_from_json, value_to_json
@@ -133,38 +138,155 @@ def known_hashes(session: Session, dataset_id: int, hashes: Iterable[str]) -> di
     return found
 
 
+ITEM_COLUMNS = (
+    "id",
+    "dataset_id",
+    "uri",
+    "width",
+    "height",
+    "depth",
+    "content_hash",
+    "split",
+    "extra",
+    "created_at",
+)
+ANNOTATION_COLUMNS = (
+    "item_id",
+    "kind",
+    "attribute",
+    "value",
+    "source",
+    "confidence",
+    "worker",
+    "job_name",
+    "seconds",
+    "created_at",
+    "extra",
+)
+
+
 def insert_items(session: Session, dataset_id: int, items: Sequence[NewItem]) -> list[int]:
-    """Store items and their annotations in bulk; returns the new item ids in order."""
+    """Store items and their annotations in bulk; returns the new item ids in order.
+
+    Imports write millions of rows, so this goes below the ORM: ids are allocated up front,
+    then rows go in by `executemany` (SQLite) or `COPY` (PostgreSQL), inside the caller's
+    transaction.
+    """
     if not items:
         return []
-    now = utcnow()
+    try:
+        with session.begin_nested():
+            return _insert_items(session.connection(), dataset_id, items)
+    except (IntegrityError, DBAPIError, sqlite3.IntegrityError, psycopg.IntegrityError) as error:
+        raise Conflict(str(error).splitlines()[0]) from error
+
+
+class Conflict(Exception):
+    """A row broke a unique constraint (the same image twice); nothing of the batch was stored."""
+
+
+def _insert_items(connection: Connection, dataset_id: int, items: Sequence[NewItem]) -> list[int]:
+    ids = _allocate_item_ids(connection, len(items))
+    stamp = _sqlite_time if connection.dialect.name == "sqlite" else _as_is
+    now = stamp(utcnow())
     item_rows = [
-        {
-            "dataset_id": dataset_id,
-            "uri": it.record.uri,
-            "width": it.record.size.width if it.record.size else None,
-            "height": it.record.size.height if it.record.size else None,
-            "depth": it.record.size.depth if it.record.size else None,
-            "content_hash": it.content_hash,
-            "split": (it.record.split or Split.UNASSIGNED).value,
-            "extra": dict(it.record.extra),
-            "created_at": now,
-        }
-        for it in items
-    ]
-    ids = list(
-        session.scalars(
-            insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True), item_rows
+        (
+            item_id,
+            dataset_id,
+            it.record.uri,
+            it.record.size.width if it.record.size else None,
+            it.record.size.height if it.record.size else None,
+            it.record.size.depth if it.record.size else None,
+            it.content_hash,
+            (it.record.split or Split.UNASSIGNED).value,
+            _json(it.record.extra),
+            now,
         )
-    )
+        for item_id, it in zip(ids, items, strict=True)
+    ]
     annotation_rows = [
-        annotation_row(item_id, annotation)
+        annotation_values(item_id, annotation, stamp)
         for item_id, it in zip(ids, items, strict=True)
         for annotation in it.record.annotations
     ]
-    if annotation_rows:
-        session.execute(insert(AnnotationRow), annotation_rows)
+    if connection.dialect.name == "postgresql":
+        _copy_rows(connection, "items", ITEM_COLUMNS, item_rows)
+        _copy_rows(connection, "annotations", ANNOTATION_COLUMNS, annotation_rows)
+    else:
+        _insert_rows(connection, "items", ITEM_COLUMNS, item_rows)
+        _insert_rows(connection, "annotations", ANNOTATION_COLUMNS, annotation_rows)
     return ids
+
+
+def _allocate_item_ids(connection: Connection, n: int) -> list[int]:
+    if connection.dialect.name == "postgresql":
+        return list(
+            connection.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('items', 'id'))"
+                    " FROM generate_series(1, :n)"
+                ),
+                {"n": n},
+            ).scalars()
+        )
+    # SQLite gives a new row max(id) + 1; the write lock this transaction holds once it has
+    # written (see db.py) keeps that true until it commits.
+    connection.exec_driver_sql("UPDATE items SET id = id WHERE 0")
+    last = connection.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM items").scalar_one()
+    first = int(last) + 1
+    return list(range(first, first + n))
+
+
+def _insert_rows(
+    connection: Connection, table: str, columns: Sequence[str], rows: list[tuple[object, ...]]
+) -> None:
+    if rows:
+        marks = ", ".join("?" for _ in columns)
+        connection.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+        )
+
+
+def _copy_rows(
+    connection: Connection, table: str, columns: Sequence[str], rows: list[tuple[object, ...]]
+) -> None:
+    if not rows:
+        return
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _sqlite_time(moment: datetime | None) -> str | None:
+    # The text form SQLAlchemy itself stores in SQLite, so the ORM reads these rows back.
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if moment else None
+
+
+def _as_is(moment: datetime | None) -> datetime | None:
+    return moment
+
+
+def annotation_values(
+    item_id: int, annotation: Annotation, stamp: Callable[[datetime | None], object]
+) -> tuple[object, ...]:
+    return (
+        item_id,
+        annotation.kind.value,
+        annotation.attribute,
+        _json(value_to_json(annotation.value)),
+        annotation.source.value,
+        value_confidence(annotation.value),
+        annotation.worker,
+        annotation.job_name,
+        annotation.seconds,
+        stamp(annotation.created_at),
+        _json(dict(annotation.metadata)),
+    )
 
 
 def annotation_row(item_id: int, annotation: Annotation) -> dict[str, object]:
@@ -243,8 +365,7 @@ def annotation_from_row(row: AnnotationRow) -> Annotation:
 
 def count_items(session: Session, dataset_id: int) -> int:
     return int(
-        session.scalar(select(func.count(ItemRow.id)).where(ItemRow.dataset_id == dataset_id))
-        or 0
+        session.scalar(select(func.count(ItemRow.id)).where(ItemRow.dataset_id == dataset_id)) or 0
     )
 
 

@@ -1,10 +1,30 @@
 """The database: one engine per project, SQLite (WAL) by default or PostgreSQL, always migrated
-to the newest schema with Alembic before use."""
+to the newest schema with Alembic before use.
+
+SQLite transactions are begun by us, not by pysqlite (SQLAlchemy's documented pysqlite recipe:
+the driver in autocommit mode, BEGIN emitted from engine events), in two ways:
+
+- `Database.session(immediate=True)` begins with `BEGIN IMMEDIATE`: the transaction holds the
+  write lock from its first read, so what it read cannot change before it writes. Task leases and
+  submits need exactly this, and pysqlite's own handling cannot give it.
+- Any other transaction begins just before its first write (reads before that see the latest
+  data, each on its own). This is what pysqlite did, and it matters: a transaction begun before
+  its reads could not take the write lock once another writer had committed after those reads
+  (SQLite answers "database is locked" at once, without waiting), which would make every
+  read-then-write request fail under concurrent load.
+
+Immediate transactions of one process also queue on a Python lock before they ask SQLite for
+the write lock. SQLite's own wait for a busy database is a sleep-and-retry loop (sleeps of up to
+100 ms, however soon the lock frees), so without it a burst of concurrent leases and submits
+wastes most of its time asleep; a lock in the process hands over the moment the writer commits.
+That is also why a SQLite project is served by one process (see `truthloop serve`).
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import orjson
@@ -12,7 +32,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +56,27 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+_SQLITE_BEGIN = "sqlite_begin"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(_SQLITE_BEGIN) == "IMMEDIATE":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_at_first_write(  # type: ignore[no-untyped-def]
+    connection: Connection, cursor, statement: str, *_args
+) -> None:
+    dbapi_connection = connection.connection.dbapi_connection
+    if (
+        dbapi_connection is not None
+        and not dbapi_connection.in_transaction
+        and statement.lstrip()[:8].upper().startswith(_WRITES)
+    ):
+        cursor.execute("BEGIN IMMEDIATE")
+
+
 def create_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
@@ -45,14 +86,22 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": 30,
+            "isolation_level": None,
+        }
     elif parsed.get_backend_name() == "postgresql":
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
     else:
-        raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
+        raise ConfigError(
+            f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
+        )
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_begin_at_first_write)
     return engine
 
 
@@ -70,6 +119,11 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer: AbstractContextManager[object] = (
+            threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        )
+        # Shares the engine's pool; a connection is set back to transactions when returned.
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def dialect(self) -> str:
@@ -95,9 +149,33 @@ class Database:
         return ScriptDirectory.from_config(alembic_config(self.engine)).get_current_head()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed when the block ends, rolled back on error."""
-        with self.sessions() as session, session.begin():
+    def session(self, *, immediate: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on error.
+
+        `immediate` takes SQLite's write lock when the transaction begins, so a transaction that
+        reads and then writes (a lease, a submit) never sees the data change under it; writers
+        queue up for the lock instead (first on the process's own lock, see the module
+        docstring). PostgreSQL needs no such thing (row locks do the job).
+        """
+        writer = self._writer if immediate else nullcontext()
+        with writer, self.sessions() as session, session.begin():
+            if immediate and self.dialect == "sqlite":
+                session.connection(execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for a few reads outside any transaction: each statement sees the latest
+        committed data. On PostgreSQL this saves the BEGIN and COMMIT round trips of a request
+        that only looks something up (who a token belongs to); a write in it commits at once.
+        SQLite reads never begin a transaction (see the module docstring), so there it is an
+        ordinary session.
+        """
+        if self.dialect != "postgresql":
+            with self.session() as session:
+                yield session
+            return
+        with Session(self._autocommit, expire_on_commit=False) as session, session.begin():
             yield session
 
     def dispose(self) -> None:

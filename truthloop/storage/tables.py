@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -91,7 +92,8 @@ class ItemRow(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("dataset_id", "uri", name="uq_items_dataset_uri"),
-        Index("ix_items_dataset_hash", "dataset_id", "content_hash"),
+        # NULL hashes (images not read yet) never collide; equal ones are the same image.
+        Index("ix_items_dataset_hash", "dataset_id", "content_hash", unique=True),
         Index("ix_items_dataset_split", "dataset_id", "split"),
     )
 
@@ -126,3 +128,235 @@ class AnnotationRow(Base):
     seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime | None] = mapped_column(DateTime)
     extra: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class UserRow(Base):
+    """A person who signs in: an admin, a manager or a worker."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    email: Mapped[str | None] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(256), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="worker")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TeamRow(Base):
+    """A private work team; a worker sees only the jobs of the teams they belong to."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TeamMemberRow(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiTokenRow(Base):
+    """A token for scripts; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InvitationRow(Base):
+    """A one-time link that lets an invited person set their password."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class JobRow(Base):
+    """A labeling job: which items of a dataset, which task, which team, and on what terms.
+
+    Automated labeling (iterations, machine labels, a validation set, a budget) and batches of
+    model proposals add their own columns and tables later; `JobItemRow.batch` is where an
+    item's release round is kept.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    task_type: Mapped[str] = mapped_column(String(32))
+    label_attribute: Mapped[str] = mapped_column(String(256))
+    labels: Mapped[list[str]] = mapped_column(Json)
+    verification_categories: Mapped[list[str]] = mapped_column(Json)
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    workers_per_item: Mapped[int] = mapped_column(Integer)
+    task_time_limit_s: Mapped[int] = mapped_column(Integer)
+    task_lifetime_s: Mapped[int] = mapped_column(Integer)
+    max_concurrent_tasks: Mapped[int] = mapped_column(Integer)
+    price_per_task: Mapped[float] = mapped_column(Float)
+    proposals: Mapped[str | None] = mapped_column(String(256))
+    subset: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class JobItemRow(Base):
+    """One item of a job: released for labeling in round `batch`, open until consolidated."""
+
+    __tablename__ = "job_items"
+    # With item_id last, "the job's first open item" reads one index entry, where (job, status)
+    # alone let PostgreSQL's planner walk past every item already done (migration 0004).
+    __table_args__ = (Index("ix_job_items_job_status_item", "job_id", "status", "item_id"),)
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    batch: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TaskRow(Base):
+    """One worker slot of one item: waiting, leased to `worker_id` until `lease_expires_at`, or
+    submitted by `worker_id`. An expired lease counts as waiting again."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("job_id", "item_id", "slot", name="uq_tasks_job_item_slot"),
+        Index("ix_tasks_job_status", "job_id", "status", "id"),
+        Index("ix_tasks_job_worker", "job_id", "worker_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    slot: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    leased_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    available_until: Mapped[datetime] = mapped_column(DateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TaskLeaseRow(Base):
+    """Every lease ever granted. One per worker and item of a job, which is what keeps a worker
+    from getting the same item twice, and what lets a late submit prove it held the task."""
+
+    __tablename__ = "task_leases"
+    __table_args__ = (
+        UniqueConstraint("job_id", "item_id", "worker_id", name="uq_task_leases_job_item_worker"),
+        Index("ix_task_leases_task", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    leased_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class SubmissionRow(Base):
+    """One worker's answer to one task, exactly as given, with the seconds it took.
+
+    `client_id` is made by the client, so a retried submit finds its first copy here.
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("worker_id", "client_id", name="uq_submissions_worker_client_id"),
+        Index("ix_submissions_job_item", "job_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    client_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    answer: Mapped[dict[str, Any]] = mapped_column(Json)
+    seconds: Mapped[float] = mapped_column(Float)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    leased_at: Mapped[datetime] = mapped_column(DateTime)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ModelProjectRow(Base):
+    """A named line of model versions (Rekognition's project): `logos` holds logos.v1, v2..."""
+
+    __tablename__ = "model_projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ModelVersionRow(Base):
+    """One training of a model project, its artifact and evaluation, and whether it is served.
+
+    Datasets are recorded by name, not by key: a version's history outlives the datasets it
+    was trained and tested on. `trainer` ("host:pid") and `heartbeat_at` tell a training that
+    is still going from one whose process died.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("project_id", "number", name="uq_model_versions_project_number"),
+        Index("ix_model_versions_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("model_projects.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(160), unique=True)
+    task: Mapped[str] = mapped_column(String(16))
+    backend: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    status: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    training_dataset: Mapped[str] = mapped_column(String(128))
+    test_dataset: Mapped[str | None] = mapped_column(String(128))
+    labels: Mapped[list[str]] = mapped_column(Json, default=list)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    training_report: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    artifact_uri: Mapped[str | None] = mapped_column(Text)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    trainer: Mapped[str | None] = mapped_column(String(256))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    training_ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

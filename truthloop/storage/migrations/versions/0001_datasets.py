@@ -34,8 +34,10 @@ def upgrade() -> None:
         sa.Column("class_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_labels"),
         sa.ForeignKeyConstraint(
-            ["label_set_id"], ["label_sets.id"],
-            name="fk_labels_label_set_id_label_sets", ondelete="CASCADE",
+            ["label_set_id"],
+            ["label_sets.id"],
+            name="fk_labels_label_set_id_label_sets",
+            ondelete="CASCADE",
         ),
         sa.UniqueConstraint("label_set_id", "name", name="uq_labels_set_name"),
         sa.UniqueConstraint("label_set_id", "class_id", name="uq_labels_set_class_id"),
@@ -67,12 +69,14 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_items"),
         sa.ForeignKeyConstraint(
-            ["dataset_id"], ["datasets.id"],
-            name="fk_items_dataset_id_datasets", ondelete="CASCADE",
+            ["dataset_id"],
+            ["datasets.id"],
+            name="fk_items_dataset_id_datasets",
+            ondelete="CASCADE",
         ),
         sa.UniqueConstraint("dataset_id", "uri", name="uq_items_dataset_uri"),
     )
-    op.create_index("ix_items_dataset_hash", "items", ["dataset_id", "content_hash"])
+    op.create_index("ix_items_dataset_hash", "items", ["dataset_id", "content_hash"], unique=True)
     op.create_index("ix_items_dataset_split", "items", ["dataset_id", "split"])
     op.create_table(
         "annotations",

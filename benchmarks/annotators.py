@@ -1,0 +1,321 @@
+"""C concurrent simulated annotators over HTTP, against SQLite and against PostgreSQL.
+
+    .venv/bin/python benchmarks/annotators.py [--seconds 10] [--concurrency 1,10,50,200]
+        [--databases sqlite,postgresql] [--modes closed,paced] [--think 1.0] [--workers 2]
+        [--json]
+
+For each (database, mode, C): a fresh project with a bounding-box job (one worker per image,
+enough images that it never runs dry) and C workers, each with an API token. The server is
+started the way a user starts it, `truthloop serve` in a child process (PostgreSQL with
+`--workers N` processes, SQLite with the one it allows), its access log going to a file. The
+annotators run here, in another process than the server, as asyncio tasks over one httpx
+client; everything stays on 127.0.0.1. Each annotator loops for the fixed time: POST
+/api/jobs/{id}/next, then POST /api/tasks/{id}/submit with one box.
+
+Two modes:
+
+- closed: no think time; an annotator asks for its next task the moment its submit returns.
+  The worst case for latency: it shows the most the server can do.
+- paced: an annotator works on each task for think x U(0.5, 1.5) seconds between receiving it
+  and submitting it (--think, default 1.0 s: about a fast verifier's pace), and starts at a
+  random moment within the first think time. What C people at work see.
+
+Latency is measured per request by the client, from sending it to having read the whole
+response. Reported: submits per second, p50 / p95 / p99 latency per request type, errors, and
+checks made in the database afterwards: stored labels and answers equal the successful submits,
+no slot was handed out twice and none answered twice. The one-minute load average before and
+after each run is reported beside it: the machine may be shared.
+Target (issue 4): p99 <= 50 ms at 50 annotators on PostgreSQL, none lost or duplicated.
+
+PostgreSQL comes from TRUTHLOOP_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/test, the
+tests' server): a database is created for each run and dropped after it. Writes
+benchmarks/results/annotators.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from truthloop import people  # noqa: E402
+from truthloop.core.types import ImageRecord, ImageSize, LabelSet  # noqa: E402
+from truthloop.labeling import JobSpec, TaskType, create_job  # noqa: E402
+from truthloop.storage import datasets as store  # noqa: E402
+from truthloop.storage.project import Project  # noqa: E402
+from truthloop.storage.tables import AnnotationRow, SubmissionRow, TaskLeaseRow  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+PG_ADMIN = os.environ.get("TRUTHLOOP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+TRUTHLOOP = Path(sys.executable).with_name("truthloop")
+WIDTH, HEIGHT = 640, 480
+JOB = "bench-boxes"
+TARGET_P99_MS = 50.0
+
+
+@dataclass
+class Tally:
+    """What the annotators saw: latencies (seconds) per request type, and outcomes."""
+
+    latency: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
+    submitted: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    empty: int = 0
+    handed: list[int] = field(default_factory=list)
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def database(kind: str, home: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{home / 'truthloop.db'}"
+        return
+    import psycopg
+
+    name = f"truthloop_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed(project: Project, annotators: int, images: int) -> tuple[int, list[str]]:
+    """The job's id and one API token per annotator."""
+    with project.session() as session:
+        dataset = store.create_dataset(session, "bench", LabelSet.from_names(["logo", "text"]))
+        records = [
+            store.NewItem(ImageRecord(f"/bench/{i:07d}.jpg", ImageSize(WIDTH, HEIGHT)))
+            for i in range(images)
+        ]
+        store.insert_items(session, dataset.id, records)
+        people.add_team(session, "bench")
+        tokens = []
+        for n in range(annotators):
+            user = people.add_user(session, f"annotator{n}", password=None)
+            people.add_member(session, "bench", user.username)
+            tokens.append(people.create_api_token(session, user, "bench"))
+        spec = JobSpec(name=JOB, dataset="bench", task_type=TaskType.BOUNDING_BOX, team="bench")
+        return create_job(session, spec).id, tokens
+
+
+@contextmanager
+def server(home: Path, database_url: str, workers: int) -> Iterator[str]:
+    """`truthloop serve` on a free loopback port, once all its worker processes are up."""
+    port = free_port()
+    env = {**os.environ, "TRUTHLOOP_DATABASE_URL": database_url}
+    command = [str(TRUTHLOOP), "--home", str(home), "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers)]
+    log_path = home / "serve.log"
+    with log_path.open("wb") as log:
+        child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while log_path.read_text().count("Application startup complete") < workers:
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        child.terminate()
+        child.wait(timeout=60)
+
+
+async def annotate(client: httpx.AsyncClient, token: str, job_id: int, until: float,
+                   think: float, tally: Tally) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(token)
+    if think:
+        await asyncio.sleep(rng.uniform(0, think))
+    while time.perf_counter() < until:
+        start = time.perf_counter()
+        response = await client.post(f"/api/jobs/{job_id}/next", headers=headers)
+        tally.latency["next"].append(time.perf_counter() - start)
+        if response.status_code == 204:
+            tally.empty += 1
+            await asyncio.sleep(0.05)
+            continue
+        if response.status_code != 200:
+            tally.error(f"next {response.status_code}")
+            continue
+        task = response.json()
+        tally.handed.append(task["task_id"])
+        working = think * rng.uniform(0.5, 1.5) if think else 0.0
+        if working:
+            if time.perf_counter() + working >= until:
+                return
+            await asyncio.sleep(working)
+        left, top = rng.randrange(0, WIDTH - 50), rng.randrange(0, HEIGHT - 50)
+        answer = {"kind": "boxes",
+                  "boxes": [{"label": "logo", "left": left, "top": top, "width": 40, "height": 30}]}
+        body = {"client_id": uuid.uuid4().hex, "answer": answer, "seconds": working}
+        start = time.perf_counter()
+        response = await client.post(f"/api/tasks/{task['task_id']}/submit", headers=headers,
+                                     json=body)
+        tally.latency["submit"].append(time.perf_counter() - start)
+        if response.status_code == 200 and response.json()["accepted"]:
+            tally.submitted += 1
+        else:
+            tally.error(f"submit {response.status_code}")
+
+
+async def drive(url: str, tokens: list[str], job_id: int, seconds: float,
+                think: float) -> tuple[Tally, float]:
+    tally = Tally()
+    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        until = started + seconds
+        await asyncio.gather(*(annotate(client, t, job_id, until, think, tally) for t in tokens))
+        return tally, time.perf_counter() - started
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if len(values) < 2:
+        ms = round(values[0] * 1000, 2) if values else None
+        return {"p50_ms": ms, "p95_ms": ms, "p99_ms": ms}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50_ms": round(cuts[49] * 1000, 2), "p95_ms": round(cuts[94] * 1000, 2),
+            "p99_ms": round(cuts[98] * 1000, 2)}
+
+
+def check(project: Project, tally: Tally) -> dict[str, object]:
+    with project.session() as session:
+        labels = session.scalar(
+            select(func.count()).select_from(AnnotationRow).where(AnnotationRow.job_name == JOB)
+        )
+        answers = session.scalar(select(func.count()).select_from(SubmissionRow))
+        answered_slots = session.scalar(select(func.count(SubmissionRow.task_id.distinct())))
+        # No lease runs out within a run (the job's time limit is minutes), so every slot
+        # leased twice was handed out twice.
+        twice = session.execute(
+            select(TaskLeaseRow.task_id).group_by(TaskLeaseRow.task_id)
+            .having(func.count() > 1)
+        ).all()
+    return {
+        "stored_labels": labels,
+        "stored_answers": answers,
+        "labels_equal_submits": labels == answers == tally.submitted,
+        "slots_given_twice": len(twice) + len(tally.handed) - len(set(tally.handed)),
+        "slots_answered_twice": (answers or 0) - (answered_slots or 0),
+    }
+
+
+def run(kind: str, annotators: int, seconds: float, think: float,
+        workers: int) -> dict[str, object]:
+    images = max(2000, int(seconds * 1500))
+    workers = workers if kind == "postgresql" else 1
+    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
+        home = Path(tmp) / "home"
+        with Project.init(home, database_url=url) as project:
+            job_id, tokens = seed(project, annotators, images)
+            with server(home, url, workers) as address:
+                load_before = os.getloadavg()[0]
+                tally, elapsed = asyncio.run(drive(address, tokens, job_id, seconds, think))
+                load_after = os.getloadavg()[0]
+            checks = check(project, tally)
+    return {
+        "database": kind,
+        "mode": "paced" if think else "closed",
+        "think_s": think,
+        "annotators": annotators,
+        "server_processes": workers,
+        "seconds": round(elapsed, 2),
+        "submits_per_s": round(tally.submitted / elapsed, 1),
+        "submits": tally.submitted,
+        "next": {"count": len(tally.latency["next"]), **percentiles(tally.latency["next"])},
+        "submit": {"count": len(tally.latency["submit"]), **percentiles(tally.latency["submit"])},
+        "errors": tally.errors,
+        "ran_dry": tally.empty,
+        "load_1m_before": round(load_before, 2),
+        "load_1m_after": round(load_after, 2),
+        **checks,
+    }
+
+
+def passed(r: dict) -> bool:
+    return (r["labels_equal_submits"] and r["slots_given_twice"] == 0
+            and r["slots_answered_twice"] == 0)
+
+
+def table(rows: list[dict]) -> str:
+    head = (f"{'database':<11}{'mode':<7}{'C':>4}{'submits/s':>10}{'next p50':>10}{'p95':>8}"
+            f"{'p99':>8}{'submit p50':>12}{'p95':>8}{'p99':>8}{'errors':>7}  {'checks':<7}"
+            "load 1m")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['database']:<11}{r['mode']:<7}{r['annotators']:>4}{r['submits_per_s']:>10}"
+            f"{r['next']['p50_ms']:>10}{r['next']['p95_ms']:>8}{r['next']['p99_ms']:>8}"
+            f"{r['submit']['p50_ms']:>12}{r['submit']['p95_ms']:>8}{r['submit']['p99_ms']:>8}"
+            f"{sum(r['errors'].values()):>7}  {'ok' if passed(r) else 'FAILED':<7}"
+            f"{r['load_1m_before']}->{r['load_1m_after']}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="Length of each run.")
+    parser.add_argument("--concurrency", default="1,10,50,200")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--modes", default="closed,paced")
+    parser.add_argument("--think", type=float, default=1.0,
+                        help="Paced mode: mean seconds an annotator works on a task.")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="Server processes for PostgreSQL (SQLite is served by one).")
+    parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+    args = parser.parse_args()
+    thinks = {"closed": 0.0, "paced": args.think}
+    rows = [
+        run(kind, int(c), args.seconds, thinks[mode], args.workers)
+        for kind in args.databases.split(",")
+        for mode in args.modes.split(",")
+        for c in args.concurrency.split(",")
+    ]
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "think_s": args.think,
+        "seconds_per_run": args.seconds,
+        "target": f"p99 <= {TARGET_P99_MS} ms at 50 annotators on PostgreSQL",
+        "runs": rows,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "annotators.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2) if args.json else table(rows))
+    if not all(passed(r) for r in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

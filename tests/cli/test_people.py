@@ -1,0 +1,58 @@
+"""`truthloop user ...` and `truthloop team ...`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from truthloop import people
+from truthloop.cli.main import app
+from truthloop.storage.project import Project
+
+runner = CliRunner()
+
+
+def _run(home: Path, *args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["--home", str(home), *args], input=stdin, catch_exceptions=False)
+
+
+def test_users_teams_and_tokens(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    Project.init(home).close()
+    added = _run(home, "user", "add", "ada", "--role", "admin", "--password-stdin", "--json",
+                 stdin="a long password\n")
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout) == {"user": "ada", "role": "admin", "email": None,
+                                        "invitation": None, "mailed": False}
+    invited = _run(home, "user", "add", "wendy", "--email", "w@example.org",
+                   "--base-url", "http://labels.example")
+    assert invited.exit_code == 0
+    link = invited.stdout.splitlines()[-1]
+    assert link.startswith("http://labels.example/invitations/") and " " not in link
+    token = json.loads(_run(home, "user", "token", "ada", "--json").stdout)["token"]
+    assert _run(home, "team", "add", "red", "--description", "first team").exit_code == 0
+    assert _run(home, "team", "add-member", "red", "wendy").exit_code == 0
+    teams = json.loads(_run(home, "team", "list", "--json").stdout)
+    assert teams == [{"team": "red", "description": "first team", "members": ["wendy"]}]
+    users = json.loads(_run(home, "user", "list", "--json").stdout)
+    assert [(u["user"], u["has_password"]) for u in users] == [("ada", True), ("wendy", False)]
+    with Project.open(home) as project, project.session() as session:
+        assert people.authenticate(session, "ada", "a long password") is not None
+        found = people.user_for_token(session, token)
+        assert found is not None and found.username == "ada"
+
+
+def test_errors_are_messages(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    Project.init(home).close()
+    bad = _run(home, "user", "add", "../x", "--json")
+    assert bad.exit_code == 1
+    assert json.loads(bad.stdout)["error"] == "InvalidName"
+    missing = _run(home, "team", "add-member", "red", "nobody")
+    assert missing.exit_code == 1 and "no team named 'red'" in missing.output
+    empty = _run(home, "user", "add", "ivy", "--password-stdin", stdin="\n")
+    assert empty.exit_code == 1 and "held no password" in empty.output
+    short = _run(home, "user", "add", "ivy", "--password-stdin", stdin="short\n")
+    assert short.exit_code == 1 and "at least 8 characters" in short.output

@@ -1,0 +1,96 @@
+"""Fixtures for the portal: a seeded project, its app under TestClient, and for browser tests
+the app under uvicorn on loopback with one chromium for the whole session."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from tests.services import free_port
+from tests.web.portal import PASSWORD, Portal, seed
+from truthloop.storage.project import Project
+from truthloop.web.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture
+def portal(sqlite_project: Project) -> Portal:
+    return seed(sqlite_project)
+
+
+@pytest.fixture
+def client(portal: Portal) -> Iterator[TestClient]:
+    with TestClient(create_app(portal.project)) as c:
+        yield c
+
+
+def page_csrf(client: TestClient, path: str) -> str:
+    """The CSRF token a page of the portal carries in its `csrf-token` meta tag."""
+    text = client.get(path).text
+    marker = 'name="csrf-token" content="'
+    start = text.index(marker) + len(marker)
+    return text[start : text.index('"', start)]
+
+
+def sign_in(client: TestClient, username: str) -> str:
+    """Signs `client` in through the login form; returns the new session's CSRF token."""
+    token = page_csrf(client, "/login")
+    response = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return page_csrf(client, "/my-jobs")
+
+
+@pytest.fixture
+def live(portal: Portal) -> Iterator[str]:
+    """The portal served by uvicorn on a free loopback port; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(portal.project), host="127.0.0.1", port=port, log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the portal did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (scripts/setup --test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=live, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    yield page
+    context.close()

@@ -1,0 +1,211 @@
+"""`truthloop job ...`: create labeling jobs, follow them, export their manifest, stop them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from truthloop import labeling
+from truthloop.cli.context import open_project
+from truthloop.cli.output import console, errors_as_messages, print_json, progress_bar
+from truthloop.core.types import Split
+from truthloop.errors import InputError
+from truthloop.labeling import JobSpec, Subset, TaskType
+from truthloop.storage.tables import JobRow
+
+app = typer.Typer(help="Labeling jobs: create, follow, export, cancel.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else None
+
+
+def _read_instructions(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read the instructions file {path}: {error}") from None
+
+
+def _job_json(job: JobRow) -> dict[str, Any]:
+    return {
+        "id": job.id, "name": job.name, "task_type": job.task_type, "status": job.status,
+        "label_attribute": job.label_attribute, "labels": job.labels,
+        "workers_per_item": job.workers_per_item, "task_time_limit_s": job.task_time_limit_s,
+        "task_lifetime_s": job.task_lifetime_s, "max_concurrent_tasks": job.max_concurrent_tasks,
+        "price_per_task": job.price_per_task, "proposals": job.proposals, "subset": job.subset,
+        "created_at": job.created_at.isoformat(),
+    }
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Job name (also its label attribute by default).")],
+    dataset: Annotated[str, typer.Option(help="Dataset whose images are labeled.")],
+    task_type: Annotated[TaskType, typer.Option("--type", help="What workers do.")],
+    team: Annotated[str, typer.Option(help="The private team that works on it.")],
+    labels: Annotated[
+        str | None, typer.Option(help="Labels, comma-separated (default: the dataset's).")
+    ] = None,
+    instructions: Annotated[
+        Path | None, typer.Option(help="Markdown file shown to workers.")
+    ] = None,
+    workers_per_item: Annotated[int, typer.Option(help="Workers who label each image.")] = 1,
+    time_limit: Annotated[int, typer.Option(help="Seconds a worker has for a task.")] = 300,
+    lifetime: Annotated[
+        int, typer.Option(help="Seconds a task waits to be picked up.")
+    ] = 864_000,
+    max_concurrent: Annotated[
+        int, typer.Option(help="Tasks one worker may hold at once.")
+    ] = 10,
+    price: Annotated[float, typer.Option(help="Price per task, for the cost shown.")] = 0.0,
+    proposals: Annotated[
+        str | None,
+        typer.Option(help="Label attribute whose annotations workers see (needed to verify or"
+                          " adjust)."),
+    ] = None,
+    split: Annotated[Split | None, typer.Option(help="Only images of this split.")] = None,
+    label_attribute: Annotated[
+        str | None, typer.Option(help="Attribute the labels are stored under (default: NAME).")
+    ] = None,
+    categories: Annotated[
+        str, typer.Option(help="Verdicts of a label-verification job, comma-separated.")
+    ] = "correct,incorrect",
+    json_output: JsonOption = False,
+) -> None:
+    """Create job NAME: one task per image and worker, waiting for the team."""
+    with errors_as_messages(json_output), open_project(ctx) as project:
+        spec = JobSpec(
+            name=name, dataset=dataset, task_type=task_type, team=team, labels=_names(labels),
+            instructions=_read_instructions(instructions), workers_per_item=workers_per_item,
+            task_time_limit_s=time_limit, task_lifetime_s=lifetime,
+            max_concurrent_tasks=max_concurrent, price_per_task=price, proposals=proposals,
+            subset=Subset(split=split) if split else None,
+            verification_categories=_names(categories) or (), label_attribute=label_attribute,
+        )
+        with project.session() as session:
+            job = labeling.create_job(session, spec)
+            info = _job_json(job) | {"items": labeling.job_progress(session, job.id).total_items}
+    if json_output:
+        print_json(info)
+    else:
+        console.print(Text(f"created job {info['name']}: {info['items']} images,"
+                           f" {info['workers_per_item']} worker(s) each, for team {team}"))
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Job to report on.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Progress of job NAME, and how each worker's answers agree with the consolidated labels."""
+    with (
+        errors_as_messages(json_output),
+        open_project(ctx) as project,
+        project.session() as session,
+    ):
+        job = labeling.get_job(session, name)
+        progress = labeling.job_progress(session, job.id)
+        workers = labeling.worker_quality(session, job.id)
+    if json_output:
+        print_json({"name": name, **asdict(progress), "workers": [asdict(w) for w in workers]})
+        return
+    table = Table("", "count", title=f"job {name} ({progress.status})")
+    rows = {
+        "images done": f"{progress.done} / {progress.total_items}",
+        "tasks submitted": progress.submitted, "tasks leased": progress.leased,
+        "tasks waiting": progress.waiting, "tasks expired": progress.expired,
+        "human labels": progress.human_labels, "machine labels": progress.machine_labels,
+        "cost": f"{progress.cost:.3f}",
+        "median seconds": "-" if progress.median_seconds is None
+        else f"{progress.median_seconds:.1f}",
+    }
+    for key, value in rows.items():
+        table.add_row(key, str(value))
+    console.print(table)
+    if workers:
+        quality = Table("worker", "tasks", "compared", "agreement", "median s", title="workers")
+        for w in workers:
+            agreement = "-" if w.agreement is None else f"{w.agreement:.2f}"
+            seconds = "-" if w.median_seconds is None else f"{w.median_seconds:.1f}"
+            quality.add_row(Text(w.username), str(w.submitted), str(w.compared), agreement, seconds)
+        console.print(quality)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Job to export.")],
+    dest: Annotated[Path, typer.Argument(help="Output manifest file to write.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Write the job's Ground Truth output manifest to DEST."""
+    dest = dest.expanduser().resolve()
+    with (
+        errors_as_messages(json_output),
+        open_project(ctx) as project,
+        project.session() as session,
+    ):
+        job = labeling.get_job(session, name)
+        total = labeling.job_progress(session, job.id).total_items
+        with progress_bar(f"exporting {name}", total, quiet=json_output) as update:
+            lines = labeling.export_manifest(session, job.id, dest, progress=update)
+    if json_output:
+        print_json({"job": name, "dest": str(dest), "lines": lines})
+    else:
+        console.print(Text(f"wrote {lines} lines of job {name} to {dest}"))
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Job to stop.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Stop handing out the job's tasks; labels made so far are kept."""
+    with (
+        errors_as_messages(json_output),
+        open_project(ctx) as project,
+        project.session() as session,
+    ):
+        job = labeling.get_job(session, name)
+        labeling.cancel_job(session, job.id)
+        state = job.status
+    if json_output:
+        print_json({"job": name, "status": state})
+    else:
+        console.print(Text(f"job {name} is {state}"))
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """The project's labeling jobs, newest first."""
+    with (
+        errors_as_messages(json_output),
+        open_project(ctx) as project,
+        project.session() as session,
+    ):
+        jobs = [
+            (_job_json(job), labeling.job_progress(session, job.id))
+            for job in labeling.list_jobs(session)
+        ]
+    if json_output:
+        print_json([info | {"total_items": p.total_items, "done": p.done} for info, p in jobs])
+        return
+    table = Table("job", "type", "status", "images done", "workers/image", "created")
+    for info, p in jobs:
+        table.add_row(Text(info["name"]), info["task_type"], info["status"],
+                      f"{p.done}/{p.total_items}", str(info["workers_per_item"]),
+                      info["created_at"][:16].replace("T", " "))
+    console.print(table)

@@ -1,0 +1,71 @@
+"""`truthloop serve`: the labeling portal and its REST API."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from truthloop.cli.context import open_project
+from truthloop.cli.output import console, errors_as_messages
+from truthloop.errors import InputError
+from truthloop.storage.project import Project
+
+APP_FACTORY = "truthloop.web.app:app_from_environment"
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    https_only: Annotated[
+        bool, typer.Option("--https-only", help="Send the session cookie over HTTPS only.")
+    ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes (PostgreSQL only; a SQLite project is served by one).",
+        ),
+    ] = 1,
+) -> None:
+    """Start the portal (workers label, managers follow jobs) and the API (/docs)."""
+    import uvicorn
+
+    from truthloop.web.auth import secret_key
+
+    with errors_as_messages(False), open_project(ctx) as project:
+        check_workers(project, workers)
+        # Made here, once: worker processes starting together would race to create it.
+        secret_key(project)
+        # Each worker process opens the project itself, from these settings.
+        os.environ["TRUTHLOOP_HOME"] = str(project.home)
+        os.environ["TRUTHLOOP_DATABASE_URL"] = project.db.url
+        os.environ["TRUTHLOOP_HTTPS_ONLY"] = "true" if https_only else "false"
+    console.print(Text(f"truthloop portal on http://{host}:{port}  (API docs: /docs)"))
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        server_header=False,
+    )
+
+
+def check_workers(project: Project, workers: int) -> None:
+    """SQLite lets one writer in at a time, and only the writers of one process queue for it
+    without sleeping (storage/db.py holds them on a lock in the process; writers of other
+    processes would fall back on SQLite's sleep-and-retry wait, which turns a burst of leases
+    and submits into long stalls). So a SQLite project is served by one process, whose event
+    loop and thread pool take the concurrent requests. PostgreSQL locks rows, not the whole
+    database, so its workers scale with the cores."""
+    if workers > 1 and project.db.dialect == "sqlite":
+        raise InputError(
+            f"--workers {workers}: a SQLite project is served by one process (SQLite lets one"
+            " writer in at a time). Serve with --workers 1, or move the project to PostgreSQL"
+            " (TRUTHLOOP_DATABASE_URL) to serve it with several worker processes."
+        )

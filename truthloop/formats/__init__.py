@@ -1,0 +1,118 @@
+"""Readers and writers of annotation formats, streaming `ImageRecord`s.
+
+    open_reader(fmt, source, ...) -> Reader    iterate it for records; `label_set` grows meanwhile
+    write(fmt, records, dest, label_set=...)   -> the number of records written
+
+Formats: groundtruth, rekognition (manifests), coco (JSON), voc, yolo and folders (folders).
+Bad input raises InputError subclasses carrying the file and line (or item id); with
+`on_error` each is handed over and reading goes on with the next line or item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from truthloop.core.types import ImageRecord, LabelSet
+from truthloop.errors import FormatError
+from truthloop.formats.base import ErrorHandler, Reader
+from truthloop.formats.coco import CocoReader, write_coco
+from truthloop.formats.folders import FoldersReader, write_folders
+from truthloop.formats.groundtruth import GroundTruthReader, write_groundtruth
+from truthloop.formats.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from truthloop.formats.rekognition import RekognitionReader, write_rekognition
+from truthloop.formats.voc import VocReader, write_voc
+from truthloop.formats.yolo import YoloReader, write_yolo
+
+__all__ = [
+    "READ_FORMATS",
+    "WRITE_FORMATS",
+    "ErrorHandler",
+    "Reader",
+    "open_reader",
+    "write",
+]
+
+READ_FORMATS = ("folders", "groundtruth", "rekognition", "coco", "voc", "yolo")
+WRITE_FORMATS = ("groundtruth", "rekognition", "coco", "voc", "yolo", "folders")
+
+_WRITERS: dict[str, Callable[..., int]] = {
+    "groundtruth": write_groundtruth,
+    "rekognition": write_rekognition,
+    "coco": write_coco,
+    "voc": write_voc,
+    "yolo": write_yolo,
+    "folders": write_folders,
+}
+
+
+def _check_source(fmt: str, source: Path) -> None:
+    if not source.exists():
+        raise FormatError("no such file or folder", path=str(source))
+    if fmt in ("groundtruth", "rekognition", "coco") and source.is_dir():
+        raise FormatError(f"is a folder; {fmt} reads a file", path=str(source))
+    if fmt in ("voc", "folders") and not source.is_dir():
+        raise FormatError(f"is a file; {fmt} reads a folder", path=str(source))
+
+
+def _default_roots(source: Path) -> tuple[Path, ...]:
+    source = source.absolute()
+    return (source if source.is_dir() else source.parent,)
+
+
+def open_reader(
+    fmt: str,
+    source: Path | str,
+    *,
+    label_attribute: str | None = None,
+    on_error: ErrorHandler | None = None,
+    allowed_roots: Sequence[Path] = (),
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Reader:
+    """A reader of `source` in format `fmt` (one of READ_FORMATS).
+
+    Local image references must resolve inside `allowed_roots`; when none are given, the folder
+    holding `source` (or `source` itself, for a folder) is the only root. `label_attribute` only
+    applies to the manifest formats; the image limits only to formats that read image headers.
+    """
+    source = Path(source)
+    _check_source(fmt, source)
+    roots = tuple(allowed_roots) or _default_roots(source)
+    limits = {"max_pixels": max_pixels, "max_bytes": max_bytes}
+    match fmt:
+        case "groundtruth" | "rekognition":
+            manifest = GroundTruthReader if fmt == "groundtruth" else RekognitionReader
+            return manifest(
+                source, label_attribute=label_attribute, on_error=on_error, allowed_roots=roots
+            )
+        case "coco":
+            return CocoReader(source, on_error=on_error, allowed_roots=roots)
+        case "voc":
+            return VocReader(source, on_error=on_error, allowed_roots=roots, **limits)
+        case "yolo":
+            return YoloReader(source, on_error=on_error, allowed_roots=roots, **limits)
+        case "folders":
+            return FoldersReader(source, on_error=on_error, allowed_roots=roots, **limits)
+    raise ValueError(f"unknown format {fmt!r}; readable formats: {', '.join(READ_FORMATS)}")
+
+
+def write(
+    fmt: str,
+    records: Iterable[ImageRecord],
+    dest: Path,
+    *,
+    label_set: LabelSet,
+    label_attribute: str | None = None,
+    job_name: str | None = None,
+) -> int:
+    """Write `records` to `dest` in format `fmt` (one of WRITE_FORMATS); the count written.
+
+    `dest` is a file for groundtruth, rekognition and coco (replaced atomically), a folder for
+    voc, yolo and folders (images are hard-linked or copied into it).
+    """
+    if fmt not in _WRITERS:
+        raise ValueError(f"unknown format {fmt!r}; writable formats: {', '.join(WRITE_FORMATS)}")
+    return _WRITERS[fmt](
+        records, Path(dest), label_set=label_set, label_attribute=label_attribute, job_name=job_name
+    )

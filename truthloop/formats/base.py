@@ -1,0 +1,38 @@
+"""What every reader shares: its protocol, and what happens to a bad line or item."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from truthloop.core.types import Annotation, Box, Boxes, ImageRecord, LabelSet, Source
+from truthloop.errors import InputError
+
+ErrorHandler = Callable[[InputError], None]
+"""Called with each bad line or item, after which reading goes on; None => raise the first."""
+
+
+class Reader(Protocol):
+    label_set: LabelSet
+    """The classes seen so far, with the ids the file used."""
+    location: str
+    """Where the record yielded last came from ("manifest:12", an XML file, an image...), so
+    that an error found in it later, such as a corrupt image, can say where to look."""
+
+    def __iter__(self) -> Iterator[ImageRecord]: ...
+
+
+def report(error: InputError, on_error: ErrorHandler | None) -> None:
+    """Hand `error` to `on_error`, or raise it when there is none."""
+    if on_error is None:
+        raise error
+    on_error(error)
+
+
+def boxes_annotation(boxes: list[Box]) -> Annotation:
+    """The annotation of a box format's image: a model's when every box has a score.
+
+    COCO, VOC and YOLO do not say who drew a box; a score is the one sign of a prediction.
+    """
+    model = bool(boxes) and all(b.confidence is not None for b in boxes)
+    return Annotation(Boxes(tuple(boxes)), source=Source.MODEL if model else Source.HUMAN)

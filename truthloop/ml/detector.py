@@ -1,0 +1,141 @@
+"""The built-in object detector: anchor-free, one heatmap per label and box sides per cell at
+stride 4 (see `truthloop.ml.nets` and `truthloop.ml.heatmaps`).
+
+    model = Detector(epochs=40).fit(records, load, labels=["acme", "globex"])
+    model.predict([image])  # [Boxes((Box("acme", 12.0, 40.5, 80.2, 77.9, 0.93), ...))]
+
+Images are letterboxed to `image_size`; training cuts `train_size` windows from them after a
+random zoom, flips, colour jitter and, for a `mosaic` share of the samples, tiles four images
+into one. Box confidences are calibrated (Platt scaling) against whether a box is a true
+positive at IoU 0.5 on the held-out images. Boxes come out in the image's own pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from truthloop.core.metrics import expected_calibration_error, match_boxes
+from truthloop.core.types import Boxes
+from truthloop.ml.augment import Augmentation, augment_batch
+from truthloop.ml.backend import Task
+from truthloop.ml.calibration import fit_platt, logit
+from truthloop.ml.heatmaps import build_targets, detection_loss
+from truthloop.ml.imaging import letterbox
+from truthloop.ml.nets import DetectorNet, PeakDecoder
+from truthloop.ml.outputs import Decoding
+from truthloop.ml.training import Decoded, TorchModel
+
+
+@dataclass(frozen=True, slots=True)
+class _Data:
+    images: Tensor  # uint8 N x 3 x S x S, letterboxed
+    boxes: list[Tensor]  # per image (k, 5): left, top, right, bottom in the square, class
+
+
+class Detector(TorchModel):
+    """Hyper-parameters: `image_size` the square side images are scaled to (and the ONNX input
+    size); `train_size` the side of training windows; `epochs` None trains for about
+    `auto_steps` optimiser steps (at least 10 epochs); `width`/`depth`/`neck` size the net;
+    `mosaic` the share of four-image training samples; `min_confidence` the lowest calibrated
+    confidence `predict` returns; `backbone_weights` a pretrained backbone (see
+    `truthloop.ml.pretrained`); `calibration_share` of the images is held out for calibration
+    when `fit` gets no validation records."""
+
+    kind = "detector"
+    task = Task.DETECTION
+    label_rows = ("heatmap.1.weight", "heatmap.1.bias")
+
+    def __init__(
+        self,
+        *,
+        image_size: int = 320,
+        train_size: int = 256,
+        epochs: int | None = None,
+        batch_size: int = 16,
+        lr: float = 4e-3,
+        weight_decay: float = 0.01,
+        width: float = 1.0,
+        depth: int = 1,
+        neck: int = 48,
+        mosaic: float = 0.25,
+        min_confidence: float = 0.05,
+        min_images: int = 5,
+        calibration_share: float = 0.2,
+        backbone_weights: str | Path | None = None,
+        seed: int = 0,
+        device: str | None = None,
+    ):
+        self.image_size = image_size
+        self.train_size = train_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.width = width
+        self.depth = depth
+        self.neck = neck
+        self.mosaic = mosaic
+        self.min_confidence = min_confidence
+        self.min_images = min_images
+        self.calibration_share = calibration_share
+        self.backbone_weights = backbone_weights
+        self.seed = seed
+        self.device = device
+
+    def _build(self, classes: int) -> nn.Module:
+        return DetectorNet(classes, self.width, self.depth, self.neck)
+
+    def _decoding(self) -> Decoding:
+        return Decoding(
+            self.task, self.labels_, self.image_size, min_confidence=self.min_confidence
+        )
+
+    def _training_data(self, decoded: Decoded, labels: Sequence[str]) -> _Data:
+        index = {name: i for i, name in enumerate(labels)}
+        images, boxes = [], []
+        for image, value in decoded:
+            assert isinstance(value, Boxes)
+            pixels, placed = letterbox(image, self.image_size)
+            images.append(torch.from_numpy(pixels))
+            rows = [
+                [b.left, b.top, b.right, b.bottom, index[b.label]]
+                for b in value.boxes
+                if b.width > 0 and b.height > 0
+            ]
+            scaled = torch.tensor(rows, dtype=torch.float32).reshape(-1, 5)
+            scaled[:, :4] *= placed.scale
+            boxes.append(scaled)
+        return _Data(torch.stack(images).to(self.device_), boxes)
+
+    def _loss(
+        self, net: nn.Module, data: _Data, indices: Tensor, generator: torch.Generator
+    ) -> Tensor:
+        augmentation = Augmentation(mosaic=self.mosaic)
+        batch, boxes = augment_batch(
+            data.images, data.boxes, indices, self.train_size, augmentation, generator
+        )
+        heat, distances = net(batch.contiguous(memory_format=torch.channels_last))
+        targets = build_targets(boxes, heat.shape[1], self.train_size, heat.device)
+        return detection_loss(heat, distances, targets)
+
+    def _calibrate(self, decoded: Decoded) -> tuple[Decoding, float, float]:
+        raw = self.predict([image for image, _ in decoded])
+        scores: list[float] = []
+        right: list[bool] = []
+        for (_, truth), found in zip(decoded, raw, strict=True):
+            assert isinstance(truth, Boxes) and isinstance(found, Boxes)
+            scores += [b.confidence or 0.0 for b in found.boxes]
+            right += match_boxes(truth.boxes, found.boxes)
+        platt = fit_platt(logit(np.array(scores)), np.array(right, dtype=bool))
+        before = expected_calibration_error(scores, right)
+        after = expected_calibration_error(platt(logit(np.array(scores))).tolist(), right)
+        return replace(self.decoding_, platt=platt), before, after
+
+    def _inference_module(self) -> nn.Module:
+        return PeakDecoder(self.net_).eval()

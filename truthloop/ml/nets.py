@@ -1,0 +1,149 @@
+"""The networks of the built-in models, sized for training and inference on a few CPU cores.
+
+One backbone serves both: four stages at strides 2, 4, 8 and 16 (channels 16 to 96 at the
+default width), 3x3 convolutions with BatchNorm and ReLU, residual blocks in each stage. The
+classifier pools its last stage; the detector merges the last three back up to stride 4 and
+predicts, per class, a centre heatmap and, per cell, the distances from the cell centre to the
+four sides of the box (TTFNet-style, which trains fast with few images).
+
+Inputs are float images in [0, 255], NCHW; the nets normalise them, so an exported ONNX graph
+takes pixels as they are.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# Stride of the detector's output cells, in input pixels.
+STRIDE = 4
+# Box side distances are predicted as BOX_UNIT * exp(x): x = 0 means a 2 * BOX_UNIT px box.
+BOX_UNIT = 16.0
+# Heatmap logits start at the log-odds of 1 %, so early training is not swamped by background.
+_HEATMAP_PRIOR = -math.log((1 - 0.01) / 0.01)
+
+
+def _conv(c_in: int, c_out: int, stride: int = 1, kernel: int = 3) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class Residual(nn.Module):
+    """Two 3x3 convolutions and a shortcut."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            _conv(channels, channels),
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x + self.body(x))
+
+
+class Backbone(nn.Module):
+    """Features at strides 4, 8 and 16. `width` scales every stage's channels."""
+
+    def __init__(self, width: float = 1.0, depth: int = 1):
+        super().__init__()
+        c = [max(8, round(n * width / 8) * 8) for n in (16, 32, 64, 96)]
+        self.channels = tuple(c[1:])
+        self.stem = _conv(3, c[0], stride=2)
+        self.stage4 = nn.Sequential(
+            _conv(c[0], c[1], stride=2), *(Residual(c[1]) for _ in range(depth))
+        )
+        self.stage8 = nn.Sequential(
+            _conv(c[1], c[2], stride=2), *(Residual(c[2]) for _ in range(depth))
+        )
+        self.stage16 = nn.Sequential(
+            _conv(c[2], c[3], stride=2), *(Residual(c[3]) for _ in range(depth))
+        )
+
+    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        x = (pixels - 127.5) / 64.0
+        c4 = self.stage4(self.stem(x))
+        c8 = self.stage8(c4)
+        c16 = self.stage16(c8)
+        return c4, c8, c16
+
+
+class ClassifierNet(nn.Module):
+    """Backbone, global average pooling and one linear layer: logits per label."""
+
+    def __init__(self, classes: int, width: float = 1.0, depth: int = 1, dropout: float = 0.2):
+        super().__init__()
+        self.backbone = Backbone(width, depth)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(2 * self.backbone.channels[-1], classes)
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        features = self.backbone(pixels)[-1]
+        pooled = torch.cat([features.mean(dim=(2, 3)), features.amax(dim=(2, 3))], dim=1)
+        return self.head(self.dropout(pooled))
+
+
+class DetectorNet(nn.Module):
+    """Backbone, a top-down merge to stride 4, and two heads.
+
+    Returns (heatmap logits N x classes x H/4 x W/4, box side distances N x 4 x H/4 x W/4 in
+    input pixels: left, top, right, bottom from each cell's centre).
+    """
+
+    def __init__(self, classes: int, width: float = 1.0, depth: int = 1, neck: int = 48):
+        super().__init__()
+        self.backbone = Backbone(width, depth)
+        c4, c8, c16 = self.backbone.channels
+        self.lateral16 = _conv(c16, neck, kernel=1)
+        self.lateral8 = _conv(c8, neck, kernel=1)
+        self.lateral4 = _conv(c4, neck, kernel=1)
+        self.merge8 = _conv(neck, neck)
+        self.merge4 = _conv(neck, neck)
+        self.heatmap = nn.Sequential(_conv(neck, neck), nn.Conv2d(neck, classes, 1))
+        self.box = nn.Sequential(_conv(neck, neck), nn.Conv2d(neck, 4, 1))
+        last = self.heatmap[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
+        nn.init.constant_(last.bias, _HEATMAP_PRIOR)
+
+    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
+        c4, c8, c16 = self.backbone(pixels)
+        p = self.lateral16(c16)
+        p = self.merge8(self.lateral8(c8) + F.interpolate(p, scale_factor=2.0, mode="nearest"))
+        p = self.merge4(self.lateral4(c4) + F.interpolate(p, scale_factor=2.0, mode="nearest"))
+        distances = BOX_UNIT * torch.exp(self.box(p).clamp(-6.0, 6.0))
+        return self.heatmap(p), distances
+
+
+class PeakDecoder(nn.Module):
+    """A detector net plus the decoding that exports well to ONNX: the `top_k` local maxima of
+    the heatmaps (a 3x3 max-pool does the suppression) and their boxes.
+
+    Returns (heatmap logits N x k, class indices N x k, boxes N x k x 4 as left, top, right,
+    bottom in input pixels).
+    """
+
+    def __init__(self, net: DetectorNet, top_k: int = 100):
+        super().__init__()
+        self.net = net
+        self.top_k = top_k
+
+    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        heat, distances = self.net(pixels)
+        n, _, h, w = heat.shape
+        is_peak = F.max_pool2d(heat, 3, 1, 1) == heat
+        logits, index = (
+            torch.where(is_peak, heat, torch.full_like(heat, -1e4)).flatten(1).topk(self.top_k)
+        )
+        cell = index % (h * w)
+        x = (cell % w).to(heat.dtype) * STRIDE + STRIDE / 2
+        y = torch.div(cell, w, rounding_mode="floor").to(heat.dtype) * STRIDE + STRIDE / 2
+        d = distances.flatten(2).gather(2, cell.unsqueeze(1).expand(n, 4, self.top_k))
+        boxes = torch.stack([x - d[:, 0], y - d[:, 1], x + d[:, 2], y + d[:, 3]], dim=2)
+        return logits, torch.div(index, h * w, rounding_mode="floor"), boxes

@@ -1,0 +1,113 @@
+"""API tokens for scripts and one-time invitation links: random secrets of which only a
+SHA-256 is stored, so a copy of the database gives nobody a way in."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from truthloop.errors import InputError
+from truthloop.people.mail import Mailer
+from truthloop.people.users import set_password
+from truthloop.storage.tables import ApiTokenRow, InvitationRow, UserRow, utcnow
+
+TOKEN_PREFIX = "tl_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_token(session: Session, user: UserRow, name: str) -> str:
+    """A new token for `user`; it is returned once and cannot be read back later."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiTokenRow(user_id=user.id, name=name, token_hash=_digest(token)))
+    session.flush()
+    return token
+
+
+# Built once: every API request authenticates with it.
+_TOKEN_USER = (
+    select(ApiTokenRow, UserRow)
+    .join(UserRow, UserRow.id == ApiTokenRow.user_id)
+    .where(
+        ApiTokenRow.token_hash == bindparam("token_hash"),
+        ApiTokenRow.revoked.is_(False),
+        UserRow.active.is_(True),
+    )
+)
+
+
+def user_for_token(session: Session, token: str) -> UserRow | None:
+    """The active user a token belongs to, or None for an unknown or revoked token."""
+    found = session.execute(_TOKEN_USER, {"token_hash": _digest(token)}).first()
+    if found is None:
+        return None
+    row, user = found
+    now = utcnow()
+    # Recorded to the minute: a write on every request would compete with the labeling work.
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return user
+
+
+def invite(
+    session: Session,
+    user: UserRow,
+    *,
+    base_url: str,
+    ttl_hours: float = 72,
+    mailer: Mailer | None = None,
+) -> str:
+    """A one-time link where `user` sets a password; mailed to them when a mailer is given."""
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        InvitationRow(
+            user_id=user.id,
+            token_hash=_digest(secret),
+            expires_at=utcnow() + timedelta(hours=ttl_hours),
+        )
+    )
+    session.flush()
+    link = f"{base_url.rstrip('/')}/invitations/{secret}"
+    if mailer is not None and user.email:
+        mailer.send(
+            user.email,
+            "Your truthloop invitation",
+            f"Hello {user.display_name or user.username},\n\n"
+            f"you have been invited to label images with truthloop as {user.username!r}.\n"
+            f"Choose your password here (the link works once, for {ttl_hours:g} hours):\n\n"
+            f"{link}\n",
+        )
+    return link
+
+
+def _open_invitation(session: Session, secret: str) -> InvitationRow:
+    row = session.scalar(select(InvitationRow).where(InvitationRow.token_hash == _digest(secret)))
+    if row is None:
+        raise InputError("this invitation link is not valid: ask for a new one")
+    if row.used_at is not None:
+        raise InputError("this invitation link was already used: sign in, or ask for a new one")
+    if row.expires_at < utcnow():
+        raise InputError("this invitation link has expired: ask for a new one")
+    return row
+
+
+def invited_user(session: Session, secret: str) -> UserRow:
+    """Whom a still-valid invitation is for (InputError when it is not valid)."""
+    return session.get_one(UserRow, _open_invitation(session, secret).user_id)
+
+
+def accept_invitation(session: Session, secret: str, password: str) -> UserRow:
+    """Set the invited user's password and use the link up."""
+    row = _open_invitation(session, secret)
+    user = session.get_one(UserRow, row.user_id)
+    set_password(session, user, password)
+    row.used_at = utcnow()
+    session.flush()
+    return user

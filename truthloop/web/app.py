@@ -1,0 +1,67 @@
+"""The portal and its REST API: `create_app(project)` gives the FastAPI application
+(`app_from_environment()` is the factory `truthloop serve` runs it with)."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from truthloop.storage.project import Project
+from truthloop.web import handlers
+from truthloop.web.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, csrf_protect, secret_key
+from truthloop.web.middleware import BodyLimit, SecurityHeaders
+from truthloop.web.routes import (
+    api_datasets,
+    api_jobs,
+    api_models,
+    api_people,
+    api_tasks,
+    auth_pages,
+    manager_pages,
+    worker_pages,
+)
+from truthloop.web.templating import STATIC
+
+
+def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
+    """The portal over `project`; `https_only` marks the session cookie Secure (behind TLS)."""
+    app = FastAPI(
+        title="truthloop",
+        summary="Label images with a model in the loop: labeling jobs, tasks, people.",
+        # Every state-changing request made with the session cookie must echo its CSRF token.
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.project = project
+    for router in (
+        auth_pages.router,
+        worker_pages.router,
+        manager_pages.router,
+        api_people.router,
+        api_datasets.router,
+        api_jobs.router,
+        api_tasks.router,
+        api_models.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    handlers.install(app)
+    # Added innermost first: the body limit and headers wrap everything, sessions included.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(project),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE_S,
+        same_site="lax",
+        https_only=https_only,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=project.settings.max_request_bytes)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The portal over the project that TRUTHLOOP_HOME and the other TRUTHLOOP_ settings name:
+    how each worker process of `truthloop serve` builds its app."""
+    project = Project.open()
+    return create_app(project, https_only=project.settings.https_only)

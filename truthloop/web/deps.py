@@ -1,0 +1,84 @@
+"""Typed dependencies, so that a route's signature says what it needs and who may call it.
+
+Those that do no I/O are `async def`: FastAPI runs a plain `def` dependency on its thread pool,
+and a hop there and back for each would cost a worker's request more than its own work does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from truthloop import people
+from truthloop.errors import PermissionDenied
+from truthloop.storage.db import Database
+from truthloop.storage.project import Project
+from truthloop.storage.tables import UserRow
+from truthloop.web.auth import NotSignedIn, bearer_token, session_user_id
+
+
+async def get_project(request: Request) -> Project:
+    project: Project = request.app.state.project
+    return project
+
+
+ProjectDep = Annotated[Project, Depends(get_project)]
+
+
+async def get_db(project: ProjectDep) -> Database:
+    return project.db
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+def get_session(project: ProjectDep) -> Iterator[Session]:
+    with project.session() as session:
+        yield session
+
+
+# scope="function": the transaction commits before the response is sent, so a client is never
+# told that something was stored before it is.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def optional_user(request: Request, project: ProjectDep) -> UserRow | None:
+    # Its own reads, done before the route runs: the route may then lease or submit in the
+    # labeling service's own transactions without waiting on this one (SQLite allows one writer
+    # at a time), and on PostgreSQL they cost no BEGIN and COMMIT.
+    token = bearer_token(request)
+    uid = session_user_id(request)
+    if token is None and uid is None:
+        return None
+    with project.db.read_session() as session:
+        if token is None:
+            return people.user_by_id(session, uid) if uid is not None else None
+        # A request that brings a token is judged by it alone, never by a cookie beside it.
+        user = people.user_for_token(session, token) if token else None
+    if user is None:
+        raise NotSignedIn("the API token is not valid (or was revoked)")
+    return user
+
+
+OptionalUser = Annotated[UserRow | None, Depends(optional_user)]
+
+
+async def current_user(user: OptionalUser) -> UserRow:
+    if user is None:
+        raise NotSignedIn("sign in first")
+    return user
+
+
+CurrentUser = Annotated[UserRow, Depends(current_user)]
+
+
+async def require_manager(user: CurrentUser) -> UserRow:
+    if not people.is_manager(user):
+        raise PermissionDenied("only managers and admins may do this")
+    return user
+
+
+RequireManager = Annotated[UserRow, Depends(require_manager)]

@@ -1,0 +1,300 @@
+"""What the REST API takes and gives for jobs, tasks and answers: one schema per use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
+
+from truthloop.core.serialize import value_to_json
+from truthloop.core.types import Box, Boxes, Classification, MultiLabel, Split, Value, Verification
+from truthloop.errors import InputError
+from truthloop.labeling import JobProgress, JobSpec, SubmitResult, Subset, TaskType, TaskView
+from truthloop.storage.tables import JobRow
+
+LabelName = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class JobCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    dataset: str = Field(min_length=1, max_length=128)
+    task_type: TaskType
+    team: str = Field(min_length=1, max_length=128)
+    labels: list[LabelName] | None = Field(
+        default=None, max_length=1000, description="None: the dataset's label set."
+    )
+    instructions: str = Field(default="", max_length=100_000, description="Markdown.")
+    workers_per_item: int = Field(default=1, ge=1, le=100)
+    task_time_limit_s: int = Field(default=300, ge=1, le=28_800)
+    task_lifetime_s: int = Field(default=864_000, ge=1)
+    max_concurrent_tasks: int = Field(default=10, ge=1, le=1000)
+    price_per_task: FiniteFloat = Field(default=0.0, ge=0)
+    proposals: str | None = Field(
+        default=None, max_length=256, description="Label attribute whose annotations are shown."
+    )
+    split: Split | None = None
+    label: str | None = Field(default=None, max_length=256)
+    query: str | None = Field(default=None, max_length=1000, description="URI substring.")
+    verification_categories: list[LabelName] = Field(
+        default=["correct", "incorrect"], min_length=2, max_length=20
+    )
+
+    def to_spec(self) -> JobSpec:
+        subset = (
+            Subset(split=self.split, label=self.label, query=self.query)
+            if self.split or self.label or self.query
+            else None
+        )
+        return JobSpec(
+            name=self.name,
+            dataset=self.dataset,
+            task_type=self.task_type,
+            team=self.team,
+            labels=tuple(self.labels) if self.labels is not None else None,
+            instructions=self.instructions,
+            workers_per_item=self.workers_per_item,
+            task_time_limit_s=self.task_time_limit_s,
+            task_lifetime_s=self.task_lifetime_s,
+            max_concurrent_tasks=self.max_concurrent_tasks,
+            price_per_task=self.price_per_task,
+            proposals=self.proposals or None,
+            subset=subset,
+            verification_categories=tuple(self.verification_categories),
+        )
+
+
+class JobForm(BaseModel):
+    """The portal's new-job form: text fields, labels and categories comma-separated."""
+
+    name: str = Field(min_length=1, max_length=128)
+    dataset: str = Field(min_length=1, max_length=128)
+    task_type: TaskType
+    team: str = Field(min_length=1, max_length=128)
+    labels: str = Field(default="", max_length=100_000)
+    instructions: str = Field(default="", max_length=100_000)
+    workers_per_item: int = Field(default=1, ge=1, le=100)
+    task_time_limit_s: int = Field(default=300, ge=1, le=28_800)
+    price_per_task: FiniteFloat = Field(default=0.0, ge=0)
+    proposals: str = Field(default="", max_length=256)
+    verification_categories: str = Field(default="correct, incorrect", max_length=2000)
+
+    def to_create(self) -> JobCreate:
+        try:
+            return JobCreate(
+                name=self.name.strip(),
+                dataset=self.dataset,
+                task_type=self.task_type,
+                team=self.team,
+                labels=_comma_list(self.labels) or None,
+                instructions=self.instructions,
+                workers_per_item=self.workers_per_item,
+                task_time_limit_s=self.task_time_limit_s,
+                price_per_task=self.price_per_task,
+                proposals=self.proposals.strip() or None,
+                verification_categories=_comma_list(self.verification_categories),
+            )
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+            )
+            raise InputError(f"the new job's form is not valid: {problems}") from None
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    task_type: TaskType
+    label_attribute: str
+    labels: list[str]
+    verification_categories: list[str]
+    instructions: str
+    workers_per_item: int
+    task_time_limit_s: int
+    task_lifetime_s: int
+    max_concurrent_tasks: int
+    price_per_task: float
+    proposals: str | None
+    subset: dict[str, Any] | None
+    status: str
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, job: JobRow) -> JobPublic:
+        return cls.model_validate(job)
+
+
+class JobProgressPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    total_items: int
+    done: int
+    leased: int
+    waiting: int
+    submitted: int
+    expired: int
+    human_labels: int
+    machine_labels: int
+    cost: float
+    median_seconds: float | None
+    status: str
+
+    @classmethod
+    def of(cls, progress: JobProgress) -> JobProgressPublic:
+        return cls.model_validate(progress)
+
+
+class WorkerJobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    job_id: int
+    name: str
+    task_type: TaskType
+    waiting: int
+    mine_in_progress: int
+
+
+class WorkerQualityPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: int
+    username: str
+    job_id: int | None
+    submitted: int
+    compared: int
+    agreement: float | None = Field(description="Mean agreement with the consolidated label.")
+    median_seconds: float | None
+
+
+def proposal_json(value: Value | None) -> dict[str, Any] | None:
+    """Proposals as the annotators read them: boxes as objects, with their confidences."""
+    if value is None:
+        return None
+    if isinstance(value, Boxes):
+        return {
+            "kind": "boxes",
+            "boxes": [
+                {"label": b.label, "left": b.left, "top": b.top, "width": b.width,
+                 "height": b.height, "confidence": b.confidence}
+                for b in value.boxes
+            ],
+        }
+    return {"kind": value.kind.value, **value_to_json(value)}
+
+
+class TaskPublic(BaseModel):
+    task_id: int
+    job_id: int
+    item_id: int
+    image_url: str
+    width: int | None
+    height: int | None
+    task_type: TaskType
+    labels: list[str]
+    instructions_html: str = Field(description="Sanitized HTML of the job's instructions.")
+    proposals: dict[str, Any] | None
+    lease_expires_at: datetime
+    time_limit_s: int
+    verification_categories: list[str]
+
+    @classmethod
+    def of(cls, task: TaskView) -> TaskPublic:
+        return cls(
+            task_id=task.task_id,
+            job_id=task.job_id,
+            item_id=task.item_id,
+            image_url=f"/api/tasks/{task.task_id}/image",
+            width=task.width,
+            height=task.height,
+            task_type=task.task_type,
+            labels=list(task.labels),
+            instructions_html=task.instructions_html,
+            proposals=proposal_json(task.proposals),
+            lease_expires_at=task.lease_expires_at,
+            time_limit_s=task.time_limit_s,
+            verification_categories=list(task.verification_categories),
+        )
+
+
+class BoxIn(BaseModel):
+    """A box in image pixels, top-left origin."""
+
+    label: LabelName
+    left: FiniteFloat
+    top: FiniteFloat
+    width: FiniteFloat
+    height: FiniteFloat
+
+
+class ClassificationAnswer(BaseModel):
+    kind: Literal["classification"]
+    label: LabelName
+
+    def value(self) -> Value:
+        return Classification(self.label)
+
+
+class MultiLabelAnswer(BaseModel):
+    kind: Literal["multilabel"]
+    labels: list[LabelName] = Field(max_length=1000)
+
+    def value(self) -> Value:
+        return MultiLabel(tuple(self.labels))
+
+
+class BoxesAnswer(BaseModel):
+    kind: Literal["boxes"]
+    boxes: list[BoxIn] = Field(max_length=2000)
+    adjusted: bool | None = None
+
+    def value(self) -> Value:
+        return Boxes(
+            tuple(Box(b.label, b.left, b.top, b.width, b.height) for b in self.boxes),
+            adjusted=self.adjusted,
+        )
+
+
+class VerificationAnswer(BaseModel):
+    kind: Literal["verification"]
+    verdict: LabelName
+    verdict_id: int = Field(ge=0)
+    comment: str = Field(default="", max_length=2000)
+
+    def value(self) -> Value:
+        comments = (self.comment,) if self.comment.strip() else ()
+        return Verification(self.verdict, self.verdict_id, comments=comments)
+
+
+Answer = Annotated[
+    ClassificationAnswer | MultiLabelAnswer | BoxesAnswer | VerificationAnswer,
+    Field(discriminator="kind"),
+]
+
+
+class SubmitRequest(BaseModel):
+    client_id: str = Field(
+        min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        description="Made by the client (a UUID); a retry with the same id is stored once.",
+    )
+    answer: Answer
+    seconds: FiniteFloat = Field(ge=0, le=7 * 24 * 3600, description="Time spent on the task.")
+
+
+class SubmitResultPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    task_id: int
+    accepted: bool
+    duplicate: bool
+    item_done: bool
+
+    @classmethod
+    def of(cls, result: SubmitResult) -> SubmitResultPublic:
+        return cls.model_validate(result)

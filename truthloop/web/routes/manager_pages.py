@@ -1,0 +1,171 @@
+"""The manager's pages: overview, datasets as thumbnail grids, jobs with live progress, teams
+and worker quality. Forms post here; the work is done by the same services the API calls."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from truthloop import labeling, people
+from truthloop.core.types import Split
+from truthloop.labeling.instructions import render_instructions
+from truthloop.storage import datasets as store
+from truthloop.storage import gallery
+from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
+from truthloop.web.job_schemas import JobForm
+from truthloop.web.templating import render
+from truthloop.web.views import percent, thumb
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 48
+ROLES = (people.Role.WORKER, people.Role.MANAGER, people.Role.ADMIN)
+
+
+@router.get("/overview")
+def overview(request: Request, session: SessionDep, user: RequireManager) -> Response:
+    jobs = [(job, labeling.job_progress(session, job.id)) for job in labeling.list_jobs(session)]
+    return render(
+        request, "overview.html", user,
+        datasets=store.list_datasets(session), jobs=jobs, teams=people.list_teams(session),
+        users=len(people.list_users(session)), percent=percent,
+    )
+
+
+@router.get("/datasets")
+def datasets(request: Request, session: SessionDep, user: RequireManager) -> Response:
+    return render(request, "datasets.html", user, datasets=store.list_datasets(session))
+
+
+@router.get("/datasets/{name}")
+def dataset(
+    request: Request,
+    session: SessionDep,
+    user: RequireManager,
+    name: str,
+    page: Annotated[int, Query(ge=1)] = 1,
+    split: Split | None = None,
+) -> Response:
+    row = store.get_dataset(session, name)
+    items, total = gallery.item_page(
+        session, row.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, split=split
+    )
+    return render(
+        request, "dataset.html", user,
+        dataset=row, summary=store.summarize(session, row), thumbs=[thumb(i) for i in items],
+        total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)), split=split,
+        splits=list(Split),
+    )
+
+
+@router.get("/jobs")
+def jobs(request: Request, session: SessionDep, user: RequireManager) -> Response:
+    rows = [(job, labeling.job_progress(session, job.id)) for job in labeling.list_jobs(session)]
+    return render(
+        request, "jobs.html", user, jobs=rows, percent=percent,
+        datasets=store.list_datasets(session), teams=people.list_teams(session),
+        task_types=list(labeling.TaskType), error=None, form={},
+    )
+
+
+@router.post("/jobs")
+def create_job(
+    request: Request,
+    session: SessionDep,
+    user: RequireManager,
+    form: Annotated[JobForm, Form()],
+) -> Response:
+    job = labeling.create_job(session, form.to_create().to_spec(), created_by=user.id)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}")
+def job(request: Request, session: SessionDep, user: RequireManager, job_id: int) -> Response:
+    row = labeling.get_job(session, job_id)
+    return render(
+        request, "job.html", user,
+        job=row, progress=labeling.job_progress(session, row.id), percent=percent,
+        quality=labeling.worker_quality(session, row.id),
+        instructions_html=render_instructions(row.instructions),
+    )
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(session: SessionDep, _: RequireManager, job_id: int) -> Response:
+    labeling.cancel_job(session, job_id)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+
+@router.get("/teams")
+def teams(request: Request, session: SessionDep, user: RequireManager) -> Response:
+    return render(request, "teams.html", user, teams=people.list_teams(session))
+
+
+@router.post("/teams")
+def add_team(
+    session: SessionDep,
+    _: RequireManager,
+    name: Annotated[str, Form(max_length=128)],
+    description: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    team = people.add_team(session, name.strip(), description)
+    return RedirectResponse(f"/teams/{team.name}", status_code=303)
+
+
+@router.get("/teams/{name}")
+def team(request: Request, session: SessionDep, user: RequireManager, name: str) -> Response:
+    row = people.get_team(session, name)
+    members = people.members_of(session, row.id)
+    ids = {m.id for m in members}
+    quality = [q for q in labeling.worker_quality(session, None) if q.user_id in ids]
+    return render(
+        request, "team.html", user, team=row, members=members, quality=quality,
+        users=people.list_users(session),
+    )
+
+
+@router.post("/teams/{name}/members")
+def add_member(
+    session: SessionDep,
+    _: RequireManager,
+    name: str,
+    username: Annotated[str, Form(max_length=128)],
+) -> Response:
+    people.add_member(session, name, username)
+    return RedirectResponse(f"/teams/{name}", status_code=303)
+
+
+@router.get("/workers")
+def workers(request: Request, session: SessionDep, user: RequireManager) -> Response:
+    return render(
+        request, "workers.html", user, quality=labeling.worker_quality(session, None),
+        users=people.list_users(session), roles=ROLES, invitation=None,
+    )
+
+
+@router.post("/users")
+def add_user(
+    request: Request,
+    project: ProjectDep,
+    session: SessionDep,
+    user: RequireManager,
+    username: Annotated[str, Form(max_length=128)],
+    role: Annotated[people.Role, Form()] = people.Role.WORKER,
+    email: Annotated[str, Form(max_length=256)] = "",
+    display_name: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    people.check_may_add(user, role)
+    added = people.add_user(
+        session, username.strip(), password=None, role=role, email=email or None,
+        display_name=display_name,
+    )
+    link = people.invite(
+        session, added, base_url=str(request.base_url),
+        mailer=people.Mailer.from_settings(project.settings),
+    )
+    return render(
+        request, "workers.html", user, quality=labeling.worker_quality(session, None),
+        users=people.list_users(session), roles=ROLES,
+        invitation=(added.username, link),
+    )

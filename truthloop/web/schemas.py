@@ -1,0 +1,104 @@
+"""What the REST API takes and gives for people and datasets: one schema per use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from truthloop.people import Role
+
+Name = Field(min_length=1, max_length=128)
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    email: str | None
+    active: bool
+
+
+class Me(UserPublic):
+    teams: list[str]
+
+
+class UserCreate(BaseModel):
+    username: str = Name
+    role: Role = Role.WORKER
+    email: str | None = Field(default=None, max_length=256)
+    display_name: str = Field(default="", max_length=256)
+    password: str | None = Field(default=None, max_length=1024)
+
+
+class UserCreated(BaseModel):
+    user: UserPublic
+    invitation: str | None = Field(description="One-time link to set a password (no password).")
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(default="api", max_length=128)
+
+
+class TokenCreated(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer TOKEN`; shown only once.")
+
+
+class TeamCreate(BaseModel):
+    name: str = Name
+    description: str = Field(default="", max_length=4000)
+
+
+class TeamPublic(BaseModel):
+    name: str
+    description: str
+    members: list[str]
+
+
+class MemberAdd(BaseModel):
+    username: str = Name
+
+
+class DatasetPublic(BaseModel):
+    name: str
+    description: str
+    items: int
+    created_at: datetime
+
+
+class DatasetDetail(DatasetPublic):
+    labels: list[str]
+    images_per_label: dict[str, int]
+    objects_per_label: dict[str, int]
+    items_per_split: dict[str, int]
+    sources: dict[str, int]
+
+
+class AnnotationPublic(BaseModel):
+    kind: str
+    attribute: str | None
+    source: str
+    value: dict[str, Any]
+    worker: str | None
+    job_name: str | None
+
+
+class ItemPublic(BaseModel):
+    id: int
+    uri: str
+    width: int | None
+    height: int | None
+    split: str
+    image_url: str
+    thumbnail_url: str
+    annotations: list[AnnotationPublic]
+
+
+class ItemPage(BaseModel):
+    total: int
+    offset: int
+    items: list[ItemPublic]
