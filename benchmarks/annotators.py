@@ -1,8 +1,8 @@
 """C concurrent simulated annotators over HTTP, against SQLite and against PostgreSQL.
 
-    .venv/bin/python benchmarks/annotators.py [--seconds 10] [--concurrency 1,10,50,200]
-        [--databases sqlite,postgresql] [--modes closed,paced] [--think 1.0] [--workers 2]
-        [--json]
+    .venv/bin/python benchmarks/annotators.py [--seconds 10] [--warmup 3]
+        [--concurrency 1,10,50,200] [--databases sqlite,postgresql] [--modes closed,paced]
+        [--think 1.0] [--workers 2] [--json]
 
 For each (database, mode, C): a fresh project with a bounding-box job (one worker per image,
 enough images that it never runs dry) and C workers, each with an API token. The server is
@@ -21,10 +21,13 @@ Two modes:
   random moment within the first think time. What C people at work see.
 
 Latency is measured per request by the client, from sending it to having read the whole
-response. Reported: submits per second, p50 / p95 / p99 latency per request type, errors, and
-checks made in the database afterwards: stored labels and answers equal the successful submits,
-no slot was handed out twice and none answered twice. The one-minute load average before and
-after each run is reported beside it: the machine may be shared.
+response, for every request sent after the warm-up (--warmup, 3 s: the load runs, but the
+server's and the database's connections are still being opened and first statements compiled,
+which a server that has been up for a while has done). Reported: submits per second, p50 /
+p95 / p99 latency per request type, errors, the server's CPU time per next + submit pair, and
+checks made in the database afterwards: stored labels and answers equal the successful submits
+(warm-up included), no slot was handed out twice and none answered twice. The one-minute load
+average before and after each run is reported beside it: the machine may be shared.
 Target (issue 4): p99 <= 50 ms at 50 annotators on PostgreSQL, none lost or duplicated.
 
 PostgreSQL comes from TRUTHLOOP_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/test, the
@@ -53,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,14 +81,21 @@ TARGET_P99_MS = 50.0
 class Tally:
     """What the annotators saw: latencies (seconds) per request type, and outcomes."""
 
+    measure_from: float
     latency: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "submit": []})
     submitted: int = 0
+    submitted_measured: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     empty: int = 0
     handed: list[int] = field(default_factory=list)
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
+
+    def took(self, request: str, start: float) -> None:
+        """A request sent at `start` has its answer; measured when sent after the warm-up."""
+        if start >= self.measure_from:
+            self.latency[request].append(time.perf_counter() - start)
 
 
 def free_port() -> int:
@@ -130,8 +141,9 @@ def seed(project: Project, annotators: int, images: int) -> tuple[int, list[str]
 
 
 @contextmanager
-def server(home: Path, database_url: str, workers: int) -> Iterator[str]:
-    """`truthloop serve` on a free loopback port, once all its worker processes are up."""
+def server(home: Path, database_url: str, workers: int) -> Iterator[tuple[str, psutil.Process]]:
+    """`truthloop serve` on a free loopback port, once all its worker processes are up: its
+    URL and its process."""
     port = free_port()
     env = {**os.environ, "TRUTHLOOP_DATABASE_URL": database_url}
     command = [str(TRUTHLOOP), "--home", str(home), "serve", "--host", "127.0.0.1",
@@ -145,7 +157,7 @@ def server(home: Path, database_url: str, workers: int) -> Iterator[str]:
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", psutil.Process(child.pid)
     finally:
         child.terminate()
         child.wait(timeout=60)
@@ -159,8 +171,12 @@ async def annotate(client: httpx.AsyncClient, token: str, job_id: int, until: fl
         await asyncio.sleep(rng.uniform(0, think))
     while time.perf_counter() < until:
         start = time.perf_counter()
-        response = await client.post(f"/api/jobs/{job_id}/next", headers=headers)
-        tally.latency["next"].append(time.perf_counter() - start)
+        try:
+            response = await client.post(f"/api/jobs/{job_id}/next", headers=headers)
+        except httpx.TransportError as error:
+            tally.error(f"next {type(error).__name__}")
+            continue
+        tally.took("next", start)
         if response.status_code == 204:
             tally.empty += 1
             await asyncio.sleep(0.05)
@@ -179,25 +195,46 @@ async def annotate(client: httpx.AsyncClient, token: str, job_id: int, until: fl
         answer = {"kind": "boxes",
                   "boxes": [{"label": "logo", "left": left, "top": top, "width": 40, "height": 30}]}
         body = {"client_id": uuid.uuid4().hex, "answer": answer, "seconds": working}
-        start = time.perf_counter()
-        response = await client.post(f"/api/tasks/{task['task_id']}/submit", headers=headers,
-                                     json=body)
-        tally.latency["submit"].append(time.perf_counter() - start)
+        response = await submit(client, f"/api/tasks/{task['task_id']}/submit", headers, body,
+                                tally)
+        if response is None:
+            continue  # sent three times, and no answer came back
         if response.status_code == 200 and response.json()["accepted"]:
             tally.submitted += 1
+            tally.submitted_measured += time.perf_counter() >= tally.measure_from
         else:
             tally.error(f"submit {response.status_code}")
 
 
-async def drive(url: str, tokens: list[str], job_id: int, seconds: float,
-                think: float) -> tuple[Tally, float]:
-    tally = Tally()
-    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
+async def submit(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: dict,
+                 tally: Tally) -> httpx.Response | None:
+    """Submit as a client should: when the connection fails, send the same answer (same client
+    id) again, which the server stores at most once."""
+    for _ in range(3):
+        start = time.perf_counter()
+        try:
+            response = await client.post(url, headers=headers, json=body)
+        except httpx.TransportError as error:
+            tally.error(f"submit {type(error).__name__} (sent again)")
+            continue
+        tally.took("submit", start)
+        return response
+    return None
+
+
+async def drive(url: str, tokens: list[str], job_id: int, seconds: float, think: float,
+                warmup: float) -> tuple[Tally, float]:
+    """Run the annotators for `warmup` + `seconds`; the tally measures the last `seconds`."""
+    started = time.perf_counter()
+    tally = Tally(measure_from=started + warmup)
+    # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s) ends
+    # them, so that a request never goes out on a connection the server is closing.
+    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens),
+                          keepalive_expiry=3.0)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        started = time.perf_counter()
-        until = started + seconds
+        until = tally.measure_from + seconds
         await asyncio.gather(*(annotate(client, t, job_id, until, think, tally) for t in tokens))
-        return tally, time.perf_counter() - started
+    return tally, time.perf_counter() - tally.measure_from
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -207,6 +244,12 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return {"p50_ms": round(cuts[49] * 1000, 2), "p95_ms": round(cuts[94] * 1000, 2),
             "p99_ms": round(cuts[98] * 1000, 2)}
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """CPU time used so far by the process and its children (the server's worker processes)."""
+    times = [p.cpu_times() for p in (process, *process.children(recursive=True))]
+    return sum(t.user + t.system for t in times)
 
 
 def check(project: Project, tally: Tally) -> dict[str, object]:
@@ -231,32 +274,43 @@ def check(project: Project, tally: Tally) -> dict[str, object]:
     }
 
 
-def run(kind: str, annotators: int, seconds: float, think: float,
-        workers: int) -> dict[str, object]:
+def run(kind: str, annotators: int, seconds: float, think: float, workers: int,
+        warmup: float) -> dict[str, object]:
     images = max(2000, int(seconds * 1500))
     workers = workers if kind == "postgresql" else 1
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
         home = Path(tmp) / "home"
         with Project.init(home, database_url=url) as project:
             job_id, tokens = seed(project, annotators, images)
-            with server(home, url, workers) as address:
+            with server(home, url, workers) as (address, process):
                 load_before = os.getloadavg()[0]
-                tally, elapsed = asyncio.run(drive(address, tokens, job_id, seconds, think))
+                server_cpu, client_cpu = cpu_seconds(process), time.process_time()
+                tally, elapsed = asyncio.run(
+                    drive(address, tokens, job_id, seconds, think, warmup)
+                )
+                server_cpu = cpu_seconds(process) - server_cpu
+                client_cpu = time.process_time() - client_cpu
                 load_after = os.getloadavg()[0]
             checks = check(project, tally)
+    pairs = max(tally.submitted, 1)
     return {
         "database": kind,
         "mode": "paced" if think else "closed",
         "think_s": think,
         "annotators": annotators,
         "server_processes": workers,
+        "warmup_s": warmup,
         "seconds": round(elapsed, 2),
-        "submits_per_s": round(tally.submitted / elapsed, 1),
+        "submits_per_s": round(tally.submitted_measured / elapsed, 1),
         "submits": tally.submitted,
         "next": {"count": len(tally.latency["next"]), **percentiles(tally.latency["next"])},
         "submit": {"count": len(tally.latency["submit"]), **percentiles(tally.latency["submit"])},
         "errors": tally.errors,
         "ran_dry": tally.empty,
+        # CPU per next + submit pair over the whole run (warm-up included), whatever else the
+        # machine runs: the server's processes (not PostgreSQL's) and the annotators' client.
+        "server_cpu_ms_per_submit": round(server_cpu / pairs * 1000, 2),
+        "client_cpu_ms_per_submit": round(client_cpu / pairs * 1000, 2),
         "load_1m_before": round(load_before, 2),
         "load_1m_after": round(load_after, 2),
         **checks,
@@ -270,15 +324,16 @@ def passed(r: dict) -> bool:
 
 def table(rows: list[dict]) -> str:
     head = (f"{'database':<11}{'mode':<7}{'C':>4}{'submits/s':>10}{'next p50':>10}{'p95':>8}"
-            f"{'p99':>8}{'submit p50':>12}{'p95':>8}{'p99':>8}{'errors':>7}  {'checks':<7}"
-            "load 1m")
+            f"{'p99':>8}{'submit p50':>12}{'p95':>8}{'p99':>8}{'errors':>7}{'cpu/sub':>9}"
+            f"  {'checks':<7}load 1m")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r['database']:<11}{r['mode']:<7}{r['annotators']:>4}{r['submits_per_s']:>10}"
             f"{r['next']['p50_ms']:>10}{r['next']['p95_ms']:>8}{r['next']['p99_ms']:>8}"
             f"{r['submit']['p50_ms']:>12}{r['submit']['p95_ms']:>8}{r['submit']['p99_ms']:>8}"
-            f"{sum(r['errors'].values()):>7}  {'ok' if passed(r) else 'FAILED':<7}"
+            f"{sum(r['errors'].values()):>7}{r['server_cpu_ms_per_submit']:>9}"
+            f"  {'ok' if passed(r) else 'FAILED':<7}"
             f"{r['load_1m_before']}->{r['load_1m_after']}"
         )
     return "\n".join(lines)
@@ -286,7 +341,10 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="Length of each run.")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="Measured length of each run.")
+    parser.add_argument("--warmup", type=float, default=3.0,
+                        help="Seconds each run goes on before it is measured.")
     parser.add_argument("--concurrency", default="1,10,50,200")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--modes", default="closed,paced")
@@ -298,7 +356,7 @@ def main() -> None:
     args = parser.parse_args()
     thinks = {"closed": 0.0, "paced": args.think}
     rows = [
-        run(kind, int(c), args.seconds, thinks[mode], args.workers)
+        run(kind, int(c), args.seconds, thinks[mode], args.workers, args.warmup)
         for kind in args.databases.split(",")
         for mode in args.modes.split(",")
         for c in args.concurrency.split(",")
@@ -307,6 +365,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "think_s": args.think,
         "seconds_per_run": args.seconds,
+        "warmup_s": args.warmup,
         "target": f"p99 <= {TARGET_P99_MS} ms at 50 annotators on PostgreSQL",
         "runs": rows,
     }

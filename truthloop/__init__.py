@@ -25,6 +25,16 @@ from truthloop.core.types import (
 from truthloop.datasets.exporting import ExportReport, export_dataset
 from truthloop.datasets.importing import ImportReport, import_dataset
 from truthloop.errors import TruthloopError
+from truthloop.labeling.feedback import (
+    FeedbackMode,
+    FeedbackRun,
+    get_feedback,
+    list_feedback,
+    start_feedback,
+)
+from truthloop.labeling.feedback_collect import CollectResult, collect_feedback
+from truthloop.labeling.feedback_counts import FeedbackCounts
+from truthloop.labeling.feedback_report import FeedbackReport, feedback_report
 from truthloop.ml.backend import Task
 from truthloop.ml.evaluate import Evaluation
 from truthloop.ml.registry import (
@@ -47,9 +57,14 @@ __all__ = [
     "Box",
     "Boxes",
     "Classification",
+    "CollectResult",
     "Comparison",
     "Evaluation",
     "ExportReport",
+    "FeedbackCounts",
+    "FeedbackMode",
+    "FeedbackReport",
+    "FeedbackRun",
     "ImageRecord",
     "ImageSize",
     "ImportReport",
@@ -64,15 +79,20 @@ __all__ = [
     "TruthloopError",
     "Verification",
     "VersionStatus",
+    "collect_feedback",
     "compare_versions",
     "detect",
     "evaluate_version",
     "export_dataset",
     "export_version",
+    "feedback_report",
+    "get_feedback",
     "get_version",
     "import_dataset",
+    "list_feedback",
     "list_versions",
     "predict_dataset",
+    "start_feedback",
     "start_version",
     "stop_version",
     "train_version",

@@ -6,6 +6,7 @@
     ├── AlreadyExists               a name is taken
     ├── PermissionDenied            the user may not see or do this (another team's task...)
     ├── LeaseExpired                a task's lease ran out and someone else submitted that slot
+    ├── JobsNotDone                 collecting labels before every task is answered (`missing`)
     ├── InvalidName                 a dataset/job/... name with path tricks or odd characters
     ├── InputError                  bad input from a user's file, request or image
     │   ├── FormatError             a manifest/annotation file is malformed (file, line)
@@ -44,6 +45,14 @@ class AlreadyExists(TruthloopError):
 
 class InvalidName(TruthloopError):
     pass
+
+
+class JobsNotDone(TruthloopError):
+    """Labels were asked of jobs with tasks still unanswered; `missing` names each one."""
+
+    def __init__(self, message: str, *, missing: list[str]):
+        self.missing = missing
+        super().__init__(message)
 
 
 class PermissionDenied(TruthloopError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.labeling.conftest import ITEMS, Lab, later
 from truthloop.core.types import (
@@ -29,7 +29,7 @@ from truthloop.labeling import (
     worker_quality,
 )
 from truthloop.storage import datasets as store
-from truthloop.storage.tables import AnnotationRow
+from truthloop.storage.tables import AnnotationRow, JobItemRow
 
 
 def work(lab: Lab, job: int, worker: str, answer: Value, seconds: float = 2.0) -> SubmitResult:
@@ -79,6 +79,24 @@ def test_one_worker_per_item_keeps_the_answer_as_a_human_label(sqlite_lab: Lab) 
         ITEMS, ITEMS, ITEMS, 0)
     assert (progress.human_labels, progress.machine_labels, progress.median_seconds) == (
         ITEMS, 0, 2.5)
+
+
+def test_an_item_closed_meanwhile_keeps_its_one_label(sqlite_lab: Lab) -> None:
+    """A leased item that was labeled another way (by the machine) before the worker answered:
+    the answer is kept as a submission, and no second label is stored."""
+    lab = sqlite_lab
+    job = lab.job()
+    alice = lab.users["alice"]
+    task = next_task(lab.db, job, alice)
+    assert task is not None
+    with lab.project.session() as session:
+        session.execute(
+            update(JobItemRow).where(JobItemRow.item_id == task.item_id).values(status="done")
+        )
+    result = submit(lab.db, task.task_id, alice, client_id="late-1",
+                    answer=Classification("cat"), seconds=1.0)
+    assert result.accepted and result.item_done
+    assert labels_of(lab, "pets-job") == []
 
 
 def test_progress_counts_slots_cost_and_expired_leases(sqlite_lab: Lab) -> None:

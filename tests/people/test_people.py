@@ -107,6 +107,29 @@ def test_api_tokens_are_stored_as_hashes_and_can_be_revoked(project: Project) ->
         assert people.user_for_token(session, token) is None
 
 
+def test_the_portal_reads_a_token_and_records_its_use_apart(project: Project) -> None:
+    """`token_owner` only reads (a request never waits on a write for bookkeeping); the use is
+    recorded afterwards with `record_token_use`, at most once a minute."""
+    with project.session() as session:
+        user = people.add_user(session, "bot", password=None)
+        token = people.create_api_token(session, user, "ci")
+    with project.db.read_session() as session:
+        owner = people.token_owner(session, token)
+        assert owner is not None and owner.user.username == "bot" and owner.use_due
+        assert people.token_owner(session, token + "x") is None
+    with project.session() as session:
+        assert session.query(ApiTokenRow).one().last_used_at is None
+    people.record_token_use(project.db, token)
+    with project.db.read_session() as session:
+        owner = people.token_owner(session, token)
+        assert owner is not None and not owner.use_due
+        row = session.query(ApiTokenRow).one()
+        assert row.last_used_at is not None
+        row.revoked = True
+    with project.db.read_session() as session:
+        assert people.token_owner(session, token) is None
+
+
 def test_an_invitation_link_works_once_and_expires(project: Project) -> None:
     with project.session() as session:
         user = people.add_user(session, "ivy", password=None)

@@ -42,6 +42,11 @@ TABLES = {
     "submissions",
     "model_projects",
     "model_versions",
+    "feedback_runs",
+    "feedback_batches",
+    "autolabel_jobs",
+    "autolabel_validation",
+    "autolabel_iterations",
 }
 
 

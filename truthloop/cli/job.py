@@ -12,10 +12,12 @@ from rich.text import Text
 
 from truthloop import labeling
 from truthloop.cli.context import open_project
+from truthloop.cli.iterations import iteration_table
 from truthloop.cli.output import console, errors_as_messages, print_json, progress_bar
 from truthloop.core.types import Split
 from truthloop.errors import InputError
 from truthloop.labeling import JobSpec, Subset, TaskType
+from truthloop.labeling.autolabel import iterations
 from truthloop.storage.tables import JobRow
 
 app = typer.Typer(help="Labeling jobs: create, follow, export, cancel.", no_args_is_help=True)
@@ -107,6 +109,9 @@ def create(
 def status(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Job to report on.")],
+    show_iterations: Annotated[
+        bool, typer.Option("--iterations", help="Also each automated-labeling iteration.")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Progress of job NAME, and how each worker's answers agree with the consolidated labels."""
@@ -118,8 +123,12 @@ def status(
         job = labeling.get_job(session, name)
         progress = labeling.job_progress(session, job.id)
         workers = labeling.worker_quality(session, job.id)
+        rounds = iterations(session, job.id) if show_iterations else []
     if json_output:
-        print_json({"name": name, **asdict(progress), "workers": [asdict(w) for w in workers]})
+        extra = {"iterations": [i.to_json() for i in rounds]} if show_iterations else {}
+        print_json(
+            {"name": name, **asdict(progress), "workers": [asdict(w) for w in workers], **extra}
+        )
         return
     table = Table("", "count", title=f"job {name} ({progress.status})")
     rows = {
@@ -141,6 +150,8 @@ def status(
             seconds = "-" if w.median_seconds is None else f"{w.median_seconds:.1f}"
             quality.add_row(Text(w.username), str(w.submitted), str(w.compared), agreement, seconds)
         console.print(quality)
+    if show_iterations:
+        console.print(iteration_table(rounds) if rounds else Text("no iterations yet"))
 
 
 @app.command("export")

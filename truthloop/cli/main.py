@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from truthloop.cli import dataset, demo, job, model, people, serve, sim
+from truthloop.cli import bench, dataset, demo, feedback, job, model, people, serve, sim
 from truthloop.cli.output import console, errors_as_messages, print_json
 from truthloop.storage.project import Project
 
@@ -20,7 +20,9 @@ app = typer.Typer(
 app.add_typer(dataset.app, name="dataset")
 app.add_typer(job.app, name="job")
 app.add_typer(model.app, name="model")
+app.add_typer(feedback.app, name="feedback")
 app.add_typer(sim.app, name="sim")
+app.add_typer(bench.app, name="bench")
 app.add_typer(people.user_app, name="user")
 app.add_typer(people.team_app, name="team")
 app.command("serve")(serve.serve)

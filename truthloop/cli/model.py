@@ -193,7 +193,13 @@ def compare(
     if json_output:
         print_json(comparison.to_json())
         return
-    table = Table("metric", first, second, "change", title=f"on {dataset}")
+    print_comparison(comparison)
+
+
+def print_comparison(comparison: registry.Comparison) -> None:
+    """Two versions' metrics side by side, with the change from the first to the second."""
+    first, second = (v.name for v in comparison.versions)
+    table = Table("metric", first, second, "change", title=f"on {comparison.dataset}")
     for metric, a, b in comparison.rows():
         change = "" if a is None or b is None else f"{b - a:+.3f}"
         table.add_row(Text(metric), _number(a), _number(b), change)

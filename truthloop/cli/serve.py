@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+import socket
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -12,6 +13,9 @@ from truthloop.cli.context import open_project
 from truthloop.cli.output import console, errors_as_messages
 from truthloop.errors import InputError
 from truthloop.storage.project import Project
+
+if TYPE_CHECKING:
+    import uvicorn
 
 APP_FACTORY = "truthloop.web.app:app_from_environment"
 
@@ -33,6 +37,7 @@ def serve(
 ) -> None:
     """Start the portal (workers label, managers follow jobs) and the API (/docs)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from truthloop.web.auth import secret_key
 
@@ -45,7 +50,7 @@ def serve(
         os.environ["TRUTHLOOP_DATABASE_URL"] = project.db.url
         os.environ["TRUTHLOOP_HTTPS_ONLY"] = "true" if https_only else "false"
     console.print(Text(f"truthloop portal on http://{host}:{port}  (API docs: /docs)"))
-    uvicorn.run(
+    config = uvicorn.Config(
         APP_FACTORY,
         factory=True,
         host=host,
@@ -54,6 +59,22 @@ def serve(
         log_level="info",
         server_header=False,
     )
+    if workers == 1:
+        uvicorn.Server(config).run()
+    else:
+        Multiprocess(config, sockets=[shared_socket(config)]).run()
+
+
+def shared_socket(config: uvicorn.Config) -> socket.socket:
+    """The listening socket the worker processes share, declared TCP.
+
+    uvicorn binds it with protocol 0, and asyncio sets TCP_NODELAY only on connections accepted
+    from a socket that says IPPROTO_TCP; without it every keep-alive response waits about 40 ms
+    for the client's delayed ACK (uvicorn issue #3149). One worker binds its own socket and
+    does not need this.
+    """
+    sock = config.bind_socket()
+    return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
 
 
 def check_workers(project: Project, workers: int) -> None:

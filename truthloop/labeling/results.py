@@ -97,7 +97,10 @@ def finish_item(
     last item."""
     item_id = latest.item_id
     if job.workers_per_item == 1:
-        # The item's only slot (a job makes `workers_per_item` per item) is the one just answered.
+        # The item's only slot (a job makes `workers_per_item` per item) is the one just
+        # answered, unless the item was closed another way (labeled by the machine).
+        if not _close(session, job, item_id, now):
+            return True
         value = _consolidate(session, job, item_id, [latest])
         _store(session, job, item_id, [latest], value, worker, now)
     else:
@@ -118,12 +121,18 @@ def finish_item(
         answers = _answers(session, job.id, [item_id])
         value = _consolidate(session, job, item_id, answers)
         _store(session, job, item_id, answers, value, None, now)
-    session.execute(slots.MARK_ITEM_DONE, {"job": job.id, "item": item_id, "now": now})
+        _close(session, job, item_id, now)
     still_open = session.scalar(slots.FIRST_OPEN_ITEM, {"job": job.id})
     if still_open is None and job.status == JobStatus.IN_PROGRESS:
         job.status = JobStatus.COMPLETED.value
         job.completed_at = now
     return True
+
+
+def _close(session: Session, job: JobRow, item_id: int, now: datetime) -> bool:
+    """Mark the item done; False when it already was."""
+    closed = session.execute(slots.CLOSE_ITEM, {"job": job.id, "item": item_id, "now": now})
+    return bool(closed.rowcount)  # type: ignore[attr-defined]
 
 
 def _class_of(value: Value) -> str:

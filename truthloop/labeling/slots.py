@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Table,
-    Update,
     and_,
     bindparam,
     exists,
@@ -81,10 +81,12 @@ def live_leases(job_id: Param, user_id: Param, now: Param) -> ColumnElement[bool
     )
 
 
-def _claim(state: ColumnElement[bool]) -> Update:
+def _first_free(state: ColumnElement[bool]) -> ScalarSelect[int]:
+    """The first slot by id in `state` that the worker may lease, locked, unless they already
+    hold `max_held` leases."""
     task = TASKS.c
     held = select(func.count()).select_from(TASKS).where(live_leases(JOB, WORKER, NOW))
-    first = (
+    return (
         select(task.id)
         .where(
             unseen_and_available(JOB, WORKER, NOW),
@@ -96,25 +98,30 @@ def _claim(state: ColumnElement[bool]) -> Update:
         # PostgreSQL: concurrent claims lock different rows. SQLite has no row locks; a claim
         # runs under the database's write lock instead.
         .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    return (
-        update(TASKS)
-        .where(task.id == first.scalar_subquery())
-        .values(
-            status=TaskStatus.LEASED.value,
-            worker_id=WORKER,
-            leased_at=NOW,
-            lease_expires_at=bindparam("expires"),
+
+
+# Lease a free slot to the worker until `expires`: the first whose lease ran out, else the
+# first waiting one. Two subqueries rather than one with OR, so that each walks an index in id
+# order and stops at the first row it can lock; COALESCE runs the second only when the first
+# finds nothing.
+CLAIM = (
+    update(TASKS)
+    .where(
+        TASKS.c.id
+        == func.coalesce(
+            _first_free(lease_ran_out(NOW)), _first_free(TASKS.c.status == TaskStatus.WAITING)
         )
-        .returning(task.id, task.item_id)
     )
-
-
-# Lease the first free slot by id until `expires`, unless the worker already holds `max_held`
-# leases. One statement for slots whose lease ran out (they go first), one for waiting ones, so
-# that each walks an index in id order and stops at the first row it can lock.
-CLAIM_RETURNED = _claim(lease_ran_out(NOW))
-CLAIM_WAITING = _claim(TASKS.c.status == TaskStatus.WAITING)
+    .values(
+        status=TaskStatus.LEASED.value,
+        worker_id=WORKER,
+        leased_at=NOW,
+        lease_expires_at=bindparam("expires"),
+    )
+    .returning(TASKS.c.id, TASKS.c.item_id)
+)
 
 RECORD_LEASE = insert(LEASES)
 
@@ -178,9 +185,14 @@ ITEM_DONE = select(JOB_ITEMS.c.status == JobItemStatus.DONE).where(
     JOB_ITEMS.c.job_id == JOB, JOB_ITEMS.c.item_id == bindparam("item")
 )
 
-MARK_ITEM_DONE = (
+# The job's open `item` is done now (no row when it was done already).
+CLOSE_ITEM = (
     update(JOB_ITEMS)
-    .where(JOB_ITEMS.c.job_id == JOB, JOB_ITEMS.c.item_id == bindparam("item"))
+    .where(
+        JOB_ITEMS.c.job_id == JOB,
+        JOB_ITEMS.c.item_id == bindparam("item"),
+        JOB_ITEMS.c.status == JobItemStatus.OPEN,
+    )
     .values(status=JobItemStatus.DONE.value, done_at=NOW)
 )
 

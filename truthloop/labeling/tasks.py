@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
@@ -99,11 +100,8 @@ def next_task(
             "expires": expires,
             "max_held": job.max_concurrent_tasks,
         }
-        for claim in (slots.CLAIM_RETURNED, slots.CLAIM_WAITING):
-            claimed = session.execute(claim, params).first()
-            if claimed is not None:
-                break
-        else:
+        claimed = session.execute(slots.CLAIM, params).first()
+        if claimed is None:
             return None
         task_id, item_id = claimed
         session.execute(
@@ -236,7 +234,8 @@ def _submit(
     return SubmitResult(task_id, True, False, finish_item(session, job, latest, worker, now))
 
 
-def _locked_task(session: Session, task_id: int, user_id: int) -> Row:  # type: ignore[type-arg]
+def _locked_task(session: Session, task_id: int, user_id: int) -> Row[Any]:
+    """The task, locked, with the worker's lease of it and its image size (slots.LOCKED_TASK)."""
     task = session.execute(slots.LOCKED_TASK, {"task": task_id, "worker": user_id}).first()
     if task is None:
         raise NotFound(f"no task {task_id}")

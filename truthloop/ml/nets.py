@@ -138,12 +138,11 @@ class PeakDecoder(nn.Module):
         heat, distances = self.net(pixels)
         n, _, h, w = heat.shape
         is_peak = F.max_pool2d(heat, 3, 1, 1) == heat
-        logits, index = (
-            torch.where(is_peak, heat, torch.full_like(heat, -1e4)).flatten(1).topk(self.top_k)
-        )
+        k = min(self.top_k, heat.shape[1] * h * w)  # a plain int: the export fixes it
+        logits, index = torch.where(is_peak, heat, torch.full_like(heat, -1e4)).flatten(1).topk(k)
         cell = index % (h * w)
         x = (cell % w).to(heat.dtype) * STRIDE + STRIDE / 2
         y = torch.div(cell, w, rounding_mode="floor").to(heat.dtype) * STRIDE + STRIDE / 2
-        d = distances.flatten(2).gather(2, cell.unsqueeze(1).expand(n, 4, self.top_k))
+        d = distances.flatten(2).gather(2, cell.unsqueeze(1).expand(n, 4, k))
         boxes = torch.stack([x - d[:, 0], y - d[:, 1], x + d[:, 2], y + d[:, 3]], dim=2)
         return logits, torch.div(index, h * w, rounding_mode="floor"), boxes

@@ -10,10 +10,13 @@ from truthloop.people.teams import (
     teams_of,
 )
 from truthloop.people.tokens import (
+    TokenOwner,
     accept_invitation,
     create_api_token,
     invite,
     invited_user,
+    record_token_use,
+    token_owner,
     user_for_token,
 )
 from truthloop.people.users import (
@@ -32,6 +35,7 @@ from truthloop.people.users import (
 __all__ = [
     "Mailer",
     "Role",
+    "TokenOwner",
     "accept_invitation",
     "add_member",
     "add_team",
@@ -48,8 +52,10 @@ __all__ = [
     "list_users",
     "members_of",
     "parse_role",
+    "record_token_use",
     "set_password",
     "teams_of",
+    "token_owner",
     "user_by_id",
     "user_for_token",
 ]

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from truthloop.errors import InputError
 from truthloop.people.mail import Mailer
 from truthloop.people.users import set_password
+from truthloop.storage.db import Database
 from truthloop.storage.tables import ApiTokenRow, InvitationRow, UserRow, utcnow
 
 TOKEN_PREFIX = "tl_"
@@ -43,17 +45,55 @@ _TOKEN_USER = (
 )
 
 
-def user_for_token(session: Session, token: str) -> UserRow | None:
-    """The active user a token belongs to, or None for an unknown or revoked token."""
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    """The active user a token belongs to, and whether the token's use is due to be recorded."""
+
+    user: UserRow
+    use_due: bool
+
+
+def _find(session: Session, token: str) -> tuple[ApiTokenRow, UserRow] | None:
     found = session.execute(_TOKEN_USER, {"token_hash": _digest(token)}).first()
+    return None if found is None else (found[0], found[1])
+
+
+def _use_due(last_used_at: datetime | None, now: datetime) -> bool:
+    # Recorded to the minute: a write on every request would compete with the labeling work.
+    return last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
+
+
+def user_for_token(session: Session, token: str) -> UserRow | None:
+    """The active user a token belongs to, or None for an unknown or revoked token; the use is
+    recorded in `session`."""
+    found = _find(session, token)
     if found is None:
         return None
     row, user = found
     now = utcnow()
-    # Recorded to the minute: a write on every request would compete with the labeling work.
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+    if _use_due(row.last_used_at, now):
         row.last_used_at = now
     return user
+
+
+def token_owner(session: Session, token: str) -> TokenOwner | None:
+    """Like `user_for_token`, but it only reads: the portal records a due use with
+    `record_token_use` after it has answered, so that no request waits on that write."""
+    found = _find(session, token)
+    if found is None:
+        return None
+    row, user = found
+    return TokenOwner(user, _use_due(row.last_used_at, utcnow()))
+
+
+def record_token_use(db: Database, token: str) -> None:
+    """Record that `token` was used now, in a write transaction of its own."""
+    with db.session(immediate=True) as session:
+        session.execute(
+            update(ApiTokenRow)
+            .where(ApiTokenRow.token_hash == _digest(token))
+            .values(last_used_at=utcnow())
+        )
 
 
 def invite(

@@ -92,7 +92,10 @@ def create_db_engine(url: str) -> Engine:
             "isolation_level": None,
         }
     elif parsed.get_backend_name() == "postgresql":
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # No ping before each use of a pooled connection: it is a round trip on every request,
+        # a tenth of a lease's. A connection the server dropped (a restart) fails the one
+        # statement that meets it, unacknowledged; SQLAlchemy then renews the whole pool.
+        kwargs.update(pool_size=10, max_overflow=20)
     else:
         raise ConfigError(
             f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"

@@ -360,3 +360,109 @@ class ModelVersionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     training_ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FeedbackRunRow(Base):
+    """A model-assisted annotation run: a model version's proposals over a dataset, checked by
+    a team in batches of labeling jobs, collected into a verified dataset that trains the next
+    version. `counts` holds how many proposals people accepted, adjusted, rejected and added."""
+
+    __tablename__ = "feedback_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    model_version: Mapped[str] = mapped_column(String(160))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(16))
+    batch_size: Mapped[int] = mapped_column(Integer)
+    min_confidence: Mapped[float] = mapped_column(Float)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    verified_dataset: Mapped[str | None] = mapped_column(String(128))
+    counts: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    human_seconds: Mapped[float | None] = mapped_column(Float)
+    next_version: Mapped[str | None] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    collected_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class FeedbackBatchRow(Base):
+    """One batch of a feedback run: the labeling job that shows `size` images' proposals."""
+
+    __tablename__ = "feedback_batches"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
+    proposals: Mapped[str] = mapped_column(String(256))
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class AutoLabelJobRow(Base):
+    """The automated-labeling terms of a labeling job: the accuracy its machine labels must
+    meet and with what confidence, the size of the people's batches and the validation set
+    held out of them, the budget, and which model it trains (from `initial_model` when
+    chained). `batch` is the round of people's labels released last."""
+
+    __tablename__ = "autolabel_jobs"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    task: Mapped[str] = mapped_column(String(16))
+    target_accuracy: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    validation_size: Mapped[int] = mapped_column(Integer)
+    budget: Mapped[float | None] = mapped_column(Float)
+    compute_price_per_hour: Mapped[float] = mapped_column(Float)
+    sampling: Mapped[str] = mapped_column(String(16))
+    model_project: Mapped[str] = mapped_column(String(128))
+    backend: Mapped[str | None] = mapped_column(String(32))
+    backend_params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    initial_model: Mapped[str | None] = mapped_column(String(160))
+    latest_model: Mapped[str | None] = mapped_column(String(160))
+    train_passes: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    batch: Mapped[int] = mapped_column(Integer, default=0)
+    batch_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AutoLabelValidationRow(Base):
+    """An item people labeled that the job holds out for choosing thresholds: the model
+    never trains on it."""
+
+    __tablename__ = "autolabel_validation"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class AutoLabelIterationRow(Base):
+    """One iteration of automated labeling: people's batch, the model trained after it, the
+    threshold chosen on the validation set and what the machine labeled at or above it."""
+
+    __tablename__ = "autolabel_iterations"
+    __table_args__ = (
+        UniqueConstraint("job_id", "number", name="uq_autolabel_iterations_job_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    human_labeled: Mapped[int] = mapped_column(Integer)
+    machine_labeled: Mapped[int] = mapped_column(Integer)
+    validation_items: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    validation_accuracy: Mapped[float | None] = mapped_column(Float)
+    accuracy_bound: Mapped[float | None] = mapped_column(Float)
+    mean_iou: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(160))
+    human_seconds: Mapped[float] = mapped_column(Float)
+    compute_seconds: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Float)
+    elapsed_s: Mapped[float] = mapped_column(Float)
+    remaining: Mapped[int] = mapped_column(Integer)
+    ended_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

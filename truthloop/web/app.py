@@ -18,6 +18,7 @@ from truthloop.web.routes import (
     api_people,
     api_tasks,
     auth_pages,
+    feedback,
     manager_pages,
     worker_pages,
 )
@@ -33,15 +34,18 @@ def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
         dependencies=[Depends(csrf_protect)],
     )
     app.state.project = project
+    # Routes are tried in this order, so the workers' task API, which nearly every request
+    # calls, comes first (no other route's path overlaps it).
     for router in (
+        api_tasks.router,
         auth_pages.router,
         worker_pages.router,
         manager_pages.router,
         api_people.router,
         api_datasets.router,
         api_jobs.router,
-        api_tasks.router,
         api_models.router,
+        feedback.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

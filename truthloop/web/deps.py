@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy.orm import Session
 
 from truthloop import people
@@ -45,10 +45,12 @@ def get_session(project: ProjectDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def optional_user(request: Request, project: ProjectDep) -> UserRow | None:
-    # Its own reads, done before the route runs: the route may then lease or submit in the
-    # labeling service's own transactions without waiting on this one (SQLite allows one writer
-    # at a time), and on PostgreSQL they cost no BEGIN and COMMIT.
+def optional_user(
+    request: Request, project: ProjectDep, after_response: BackgroundTasks
+) -> UserRow | None:
+    # Reads only, before the route runs: the route may then lease or submit in the labeling
+    # service's own transactions without waiting on this one (SQLite allows one writer at a
+    # time), and on PostgreSQL they cost no BEGIN and COMMIT.
     token = bearer_token(request)
     uid = session_user_id(request)
     if token is None and uid is None:
@@ -57,10 +59,13 @@ def optional_user(request: Request, project: ProjectDep) -> UserRow | None:
         if token is None:
             return people.user_by_id(session, uid) if uid is not None else None
         # A request that brings a token is judged by it alone, never by a cookie beside it.
-        user = people.user_for_token(session, token) if token else None
-    if user is None:
+        owner = people.token_owner(session, token) if token else None
+    if owner is None:
         raise NotSignedIn("the API token is not valid (or was revoked)")
-    return user
+    if owner.use_due:
+        # Bookkeeping, written once the response is sent: no request waits on it.
+        after_response.add_task(people.record_token_use, project.db, token)
+    return owner.user
 
 
 OptionalUser = Annotated[UserRow | None, Depends(optional_user)]

@@ -10,9 +10,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from truthloop import labeling, people
 from truthloop.core.types import Split
+from truthloop.labeling.autolabel import autolabel_terms, iterations
 from truthloop.labeling.instructions import render_instructions
 from truthloop.storage import datasets as store
 from truthloop.storage import gallery
+from truthloop.web.charts import iteration_charts
 from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
 from truthloop.web.job_schemas import JobForm
 from truthloop.web.templating import render
@@ -83,11 +85,15 @@ def create_job(
 @router.get("/jobs/{job_id}")
 def job(request: Request, session: SessionDep, user: RequireManager, job_id: int) -> Response:
     row = labeling.get_job(session, job_id)
+    auto = autolabel_terms(session, row)
+    rounds = iterations(session, row.id) if auto else []
     return render(
         request, "job.html", user,
         job=row, progress=labeling.job_progress(session, row.id), percent=percent,
         quality=labeling.worker_quality(session, row.id),
         instructions_html=render_instructions(row.instructions),
+        auto=auto, iterations=rounds,
+        charts=iteration_charts(rounds, auto.target_accuracy) if rounds and auto else None,
     )
 
 

@@ -1,0 +1,95 @@
+"""The threshold meets the target accuracy on the Clopper–Pearson upper bound, not the mean."""
+
+from __future__ import annotations
+
+import pytest
+
+from truthloop.core.thresholds import (
+    binomial_cdf,
+    bound_at_most,
+    choose_threshold,
+    coverage,
+    error_upper_bound,
+)
+
+
+@pytest.mark.parametrize(
+    ("errors", "n", "bound"),
+    [
+        (0, 59, 1 - 0.05 ** (1 / 59)),  # closed form with no errors: 0.0495
+        (0, 100, 0.02951),  # the "rule of three" case: ~3/n
+        (1, 10, 0.39416),  # one-sided 95 % tables (e.g. Clopper & Pearson 1934; NIST)
+        (5, 100, 0.10225),
+        (2, 20, 0.28262),
+        (10, 10, 1.0),
+    ],
+)
+def test_upper_bound_matches_hand_computed_values(errors: int, n: int, bound: float) -> None:
+    assert error_upper_bound(errors, n) == pytest.approx(bound, abs=5e-5)
+
+
+def test_one_error_in_93_is_just_under_five_percent_and_in_92_just_over() -> None:
+    # (1-p)^n + n p (1-p)^(n-1) = 0.05 at p = 0.05 lies between n = 92 and n = 93.
+    assert binomial_cdf(1, 93, 0.05) < 0.05 < binomial_cdf(1, 92, 0.05)
+    assert bound_at_most(1, 93, 0.05) and not bound_at_most(1, 92, 0.05)
+    assert error_upper_bound(1, 93) <= 0.05 < error_upper_bound(1, 92)
+
+
+def test_a_higher_confidence_gives_a_higher_bound() -> None:
+    assert error_upper_bound(2, 50, 0.99) > error_upper_bound(2, 50, 0.95)
+
+
+@pytest.mark.parametrize(("errors", "n", "confidence"), [(3, 2, 0.95), (0, 0, 0.95), (0, 5, 1.0)])
+def test_bad_arguments_are_refused(errors: int, n: int, confidence: float) -> None:
+    with pytest.raises(ValueError):
+        error_upper_bound(errors, n, confidence)
+
+
+def _scored(right_high: int, wrong_low: int) -> list[tuple[float, bool]]:
+    """`right_high` right items scored 0.99..., then `wrong_low` wrong ones below 0.5."""
+    good = [(0.99 - i * 1e-4, True) for i in range(right_high)]
+    bad = [(0.4 - i * 1e-3, False) for i in range(wrong_low)]
+    return good + bad
+
+
+def test_the_point_estimate_is_not_enough() -> None:
+    # 40 right items: 100 % on the mean, but the bound (7.2 %) misses 95 %.
+    assert choose_threshold(_scored(40, 10)) is None
+
+
+def test_lowest_threshold_that_keeps_the_errors_out() -> None:
+    # 60 right: qualifies (bound 4.9 %); with the first wrong one, 1 in 61 does not (9.5 %).
+    chosen = choose_threshold(_scored(60, 30))
+    assert chosen is not None
+    assert chosen.threshold == pytest.approx(0.99 - 59e-4)  # the lowest right item
+    assert (chosen.items, chosen.errors) == (60, 0)
+    assert chosen.accuracy_bound == pytest.approx(0.05 ** (1 / 60))
+
+
+def test_some_errors_are_accepted_when_the_bound_allows_them() -> None:
+    scored = [(0.9, True)] * 93 + [(0.9, False)] + [(0.2, False)] * 5
+    chosen = choose_threshold(scored)
+    assert chosen is not None and (chosen.threshold, chosen.items, chosen.errors) == (0.9, 94, 1)
+    assert chosen.accuracy_bound >= 0.95
+    # one more error at the same confidence and nothing qualifies
+    assert choose_threshold([*scored, (0.9, False)]) is None
+
+
+def test_a_lower_target_gives_a_lower_threshold() -> None:
+    scored = _scored(100, 0) + [(0.5 - i * 1e-3, i % 10 != 0) for i in range(100)]
+    strict = choose_threshold(scored, 0.95)
+    loose = choose_threshold(scored, 0.8)
+    assert strict is not None and loose is not None
+    assert loose.threshold < strict.threshold
+
+
+def test_coverage_reports_accuracy_and_bound() -> None:
+    found = coverage(0.5, [(0.9, True), (0.8, False), (0.1, False)])
+    assert (found.items, found.errors, found.accuracy) == (2, 1, 0.5)
+    assert found.accuracy_bound == pytest.approx(1 - error_upper_bound(1, 2))
+    assert coverage(0.95, [(0.9, True)]).items == 0
+
+
+def test_bad_target_is_refused() -> None:
+    with pytest.raises(ValueError, match="target accuracy"):
+        choose_threshold([(0.9, True)], 1.0)

@@ -1,0 +1,341 @@
+"""Automated labeling end to end with FakeModel and the simulated workforce: machine labels only
+at or above the threshold, validation never trained on, iterations recorded, budget kept,
+chaining labels from the first iteration."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from truthloop.core.correctness import is_correct
+from truthloop.core.serialize import value_from_json
+from truthloop.core.types import (
+    Annotation,
+    Box,
+    Boxes,
+    Classification,
+    ImageRecord,
+    ImageSize,
+    LabelSet,
+    Source,
+    Value,
+)
+from truthloop.errors import InputError
+from truthloop.labeling import JobSpec, TaskType, export_manifest, get_job
+from truthloop.labeling.autolabel import (
+    AutoLabelSpec,
+    Sampling,
+    advance,
+    autolabel_terms,
+    create_autolabel_job,
+    iterations,
+    run_autolabel,
+)
+from truthloop.ml.fake import FakeModel, _digest
+from truthloop.ml.registry import get_version
+from truthloop.ml.versions import load_model
+from truthloop.people import add_team
+from truthloop.sim.workforce import SimulatedWorkforce, WorkerProfile
+from truthloop.storage import datasets as store
+from truthloop.storage.project import Project
+from truthloop.storage.tables import (
+    AnnotationRow,
+    AutoLabelValidationRow,
+    ItemRow,
+    JobRow,
+    SubmissionRow,
+    TeamRow,
+)
+
+FAKE = {"backend": "fake", "backend_params": {"task": "classification", "guess_confidence": 0.6}}
+
+
+def colour_images(folder: Path, n: int, *, seed: int, separable: bool = True) -> dict[str, Value]:
+    """Tiny images; "red" ones are reddish and "blue" bluish, unless not `separable`."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    truth: dict[str, Value] = {}
+    for i in range(n):
+        label = "red" if i % 2 else "blue"
+        reddish = label == "red" if separable else rng.random() < 0.5
+        colour = (200 + rng.randrange(50), rng.randrange(60), rng.randrange(60))
+        if not reddish:
+            colour = colour[::-1]
+        path = folder / f"{seed}-{i:04d}.png"
+        Image.new("RGB", (8, 8), colour).save(path)
+        truth[str(path)] = Classification(label)
+    return truth
+
+
+def colour_dataset(project: Project, name: str, truth: dict[str, Value]) -> None:
+    with project.session() as session:
+        if session.scalar(select(TeamRow.id).where(TeamRow.name == "sim")) is None:
+            add_team(session, "sim")
+        dataset = store.create_dataset(session, name, LabelSet.from_names(["red", "blue"]))
+        records = [ImageRecord(uri, ImageSize(8, 8)) for uri in truth]
+        store.insert_items(session, dataset.id, [store.NewItem(r) for r in records])
+
+
+def _spec(name: str, dataset: str = "colours", **terms: object) -> JobSpec:
+    return JobSpec(
+        name=name, dataset=dataset, task_type=TaskType.CLASSIFICATION, team="sim", **terms  # type: ignore[arg-type]
+    )
+
+
+def _crowd(project: Project, truth: dict[str, Value]) -> SimulatedWorkforce:
+    return SimulatedWorkforce(
+        project, truth, [WorkerProfile(name, class_error_rate=0.0) for name in ("w1", "w2")],
+        team="sim",
+    )
+
+
+def _labels(project: Project, job: str) -> list[tuple[str, Source, Value]]:
+    with project.session() as session:
+        rows = session.execute(
+            select(ItemRow.uri, AnnotationRow.source, AnnotationRow.kind, AnnotationRow.value)
+            .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
+            .where(AnnotationRow.job_name == job)
+        )
+        return [(uri, Source(src), value_from_json(kind, data)) for uri, src, kind, data in rows]
+
+
+def test_the_loop_labels_everything_and_machine_labels_meet_the_threshold(
+    project: Project, tmp_path: Path
+) -> None:
+    """On SQLite and on PostgreSQL."""
+    truth = colour_images(tmp_path / "img", 200, seed=1)
+    colour_dataset(project, "colours", truth)
+    crowd = _crowd(project, truth)
+    job = create_autolabel_job(
+        project,
+        _spec("auto", price_per_task=0.1),
+        AutoLabelSpec(batch_size=70, validation_size=60, compute_price_per_hour=3.6, **FAKE),  # type: ignore[arg-type]
+    )
+    done = run_autolabel(project, job, crowd.work)
+
+    # 130 to people (60 held out), the model trained on 70; all 60 validation items right at
+    # 0.6, the bound 4.9 %: the other 70 are machine-labeled.
+    assert [(i.human_labeled, i.machine_labeled, i.validation_items) for i in done] == [
+        (130, 70, 60)
+    ]
+    assert done[0].threshold == pytest.approx(0.6)
+    assert done[0].validation_accuracy == 1.0
+    assert done[0].accuracy_bound == pytest.approx(0.05 ** (1 / 60))
+    assert done[-1].remaining == 0
+    assert done[0].cost == pytest.approx(130 * 0.1 + done[0].compute_seconds / 1000)
+    labels = _labels(project, "auto")
+    assert len(labels) == 200 and len({uri for uri, _, _ in labels}) == 200
+    machine = [(uri, v) for uri, src, v in labels if src is Source.MODEL]
+    assert len(machine) == 70
+    assert all(v.confidence is not None and v.confidence >= 0.6 for _, v in machine)  # type: ignore[union-attr]
+    # checked against the hidden truth, which the model never saw for these items
+    assert all(truth[uri] == Classification(v.label) for uri, v in machine)  # type: ignore[union-attr]
+    with project.session() as session:
+        assert get_job(session, job).status == "completed"
+        assert [i.number for i in iterations(session, job)] == [1]
+        export_manifest(session, job, tmp_path / "out.manifest")
+    assert (tmp_path / "out.manifest").read_text().count('"human-annotated":"no"') == 70
+
+
+def test_validation_items_are_never_trained_on(sqlite_project: Project, tmp_path: Path) -> None:
+    truth = colour_images(tmp_path / "img", 120, seed=2)
+    colour_dataset(sqlite_project, "colours", truth)
+    crowd = _crowd(sqlite_project, truth)
+    job = create_autolabel_job(
+        sqlite_project, _spec("auto"), AutoLabelSpec(batch_size=40, validation_size=30, **FAKE)  # type: ignore[arg-type]
+    )
+    crowd.work(job)
+    first = advance(sqlite_project, job)
+    assert first is not None and first.model_version is not None
+    model = load_model(sqlite_project, get_version(sqlite_project, first.model_version))
+    assert isinstance(model, FakeModel)
+    remembered = {digest for digest, *_ in model.memory_}
+    with sqlite_project.session() as session:
+        held = session.scalars(
+            select(ItemRow.uri)
+            .join(AutoLabelValidationRow, AutoLabelValidationRow.item_id == ItemRow.id)
+            .where(AutoLabelValidationRow.job_id == job)
+        ).all()
+    assert len(held) == 30
+    assert not remembered & {_digest(sqlite_project.load_image(uri)) for uri in held}
+    assert len(remembered) == 40  # the rest of the first batch
+
+
+def test_nothing_is_machine_labeled_when_no_threshold_qualifies(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    truth = colour_images(tmp_path / "img", 200, seed=3, separable=False)
+    colour_dataset(sqlite_project, "colours", truth)
+    job = create_autolabel_job(
+        sqlite_project, _spec("auto"), AutoLabelSpec(batch_size=40, validation_size=60, **FAKE)  # type: ignore[arg-type]
+    )
+    done = run_autolabel(sqlite_project, job, _crowd(sqlite_project, truth).work)
+    assert sum(i.machine_labeled for i in done) == 0
+    assert all(i.threshold is None for i in done)
+    assert sum(i.human_labeled for i in done) == 200
+    assert len(done) > 2 and all(i.model_version for i in done[:-1])
+
+
+def test_budget_is_respected(sqlite_project: Project, tmp_path: Path) -> None:
+    truth = colour_images(tmp_path / "img", 150, seed=4)
+    colour_dataset(sqlite_project, "colours", truth)
+    job = create_autolabel_job(
+        sqlite_project,
+        _spec("auto", price_per_task=1.0),
+        AutoLabelSpec(batch_size=40, validation_size=60, budget=55.0, **FAKE),  # type: ignore[arg-type]
+    )
+    done = run_autolabel(sqlite_project, job, _crowd(sqlite_project, truth).work)
+    with sqlite_project.session() as session:
+        tasks = len(session.scalars(select(SubmissionRow.id)).all())
+        assert get_job(session, job).status == "stopped"
+    assert tasks == 55
+    assert sum(i.cost for i in done) == pytest.approx(55.0)
+
+
+def test_random_sampling_is_the_control(sqlite_project: Project, tmp_path: Path) -> None:
+    truth = colour_images(tmp_path / "img", 150, seed=5)
+    colour_dataset(sqlite_project, "colours", truth)
+    job = create_autolabel_job(
+        sqlite_project,
+        _spec("auto"),
+        AutoLabelSpec(batch_size=70, validation_size=60, sampling=Sampling.RANDOM, **FAKE),  # type: ignore[arg-type]
+    )
+    done = run_autolabel(sqlite_project, job, _crowd(sqlite_project, truth).work)
+    assert sum(i.human_labeled + i.machine_labeled for i in done) == 150
+
+
+def test_a_chained_job_labels_from_its_first_iteration(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    first_half = colour_images(tmp_path / "a", 200, seed=6)
+    second_half = colour_images(tmp_path / "b", 200, seed=7)
+    colour_dataset(sqlite_project, "first", first_half)
+    colour_dataset(sqlite_project, "second", second_half)
+    crowd = _crowd(sqlite_project, {**first_half, **second_half})
+    terms = AutoLabelSpec(batch_size=70, validation_size=60, **FAKE)  # type: ignore[arg-type]
+    job1 = create_autolabel_job(sqlite_project, _spec("job1", "first"), terms)
+    run_autolabel(sqlite_project, job1, crowd.work)
+    with sqlite_project.session() as session:
+        terms_row = autolabel_terms(session, get_job(session, job1))
+        model = terms_row.latest_model if terms_row else None
+    assert model is not None
+    chained = AutoLabelSpec(batch_size=70, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
+    job2 = create_autolabel_job(sqlite_project, _spec("job2", "second"), chained)
+    done = run_autolabel(sqlite_project, job2, crowd.work)
+    assert done[0].machine_labeled > 0
+    assert get_version(sqlite_project, done[0].model_version or "").parent == model
+
+
+@pytest.mark.parametrize(
+    ("terms", "message"),
+    [
+        (AutoLabelSpec(target_accuracy=1.0), "target accuracy"),
+        (AutoLabelSpec(confidence=0.2), "confidence"),
+        (AutoLabelSpec(batch_size=0), "batch size"),
+        (AutoLabelSpec(budget=-1.0), "budget"),
+        (AutoLabelSpec(compute_price_per_hour=float("nan")), "compute price"),
+        (AutoLabelSpec(train_passes=0), "train passes"),
+    ],
+)
+def test_bad_terms_are_refused_and_nothing_is_stored(
+    sqlite_project: Project, tmp_path: Path, terms: AutoLabelSpec, message: str
+) -> None:
+    colour_dataset(sqlite_project, "colours", colour_images(tmp_path / "img", 4, seed=8))
+    _crowd(sqlite_project, {})
+    with pytest.raises(InputError, match=message):
+        create_autolabel_job(sqlite_project, _spec("auto"), terms)
+    with sqlite_project.session() as session:
+        assert session.scalar(select(AnnotationRow.id)) is None
+
+
+def test_a_verification_job_cannot_autolabel(sqlite_project: Project, tmp_path: Path) -> None:
+    colour_dataset(sqlite_project, "colours", colour_images(tmp_path / "img", 4, seed=9))
+    _crowd(sqlite_project, {})
+    spec = _spec("auto", proposals="x")
+    with pytest.raises(InputError, match="automated labeling works for"):
+        create_autolabel_job(
+            sqlite_project,
+            JobSpec(**{**spec.__dict__, "task_type": TaskType.VERIFICATION}),
+            AutoLabelSpec(),
+        )
+
+
+def test_advance_on_a_plain_job_is_an_error(sqlite_project: Project, tmp_path: Path) -> None:
+    from truthloop.labeling import create_job
+
+    colour_dataset(sqlite_project, "colours", colour_images(tmp_path / "img", 4, seed=10))
+    _crowd(sqlite_project, {})
+    with sqlite_project.session() as session:
+        create_job(session, _spec("plain"))
+    with pytest.raises(InputError, match="automated labeling on"):
+        advance(sqlite_project, "plain")
+
+
+def test_advance_waits_for_people(sqlite_project: Project, tmp_path: Path) -> None:
+    truth = colour_images(tmp_path / "img", 100, seed=11)
+    colour_dataset(sqlite_project, "colours", truth)
+    job = create_autolabel_job(
+        sqlite_project,
+        _spec("auto"),
+        AutoLabelSpec(batch_size=30, validation_size=30, **FAKE),  # type: ignore[arg-type]
+    )
+    crowd = _crowd(sqlite_project, truth)
+    crowd.work(job, max_tasks=59)
+    assert advance(sqlite_project, job) is None
+    assert crowd.work(job).tasks == 1  # only the released batch is handed out
+    assert advance(sqlite_project, job) is not None
+
+
+def test_a_box_job_machine_labels_whole_images_it_is_sure_of(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    """Reddish images hold one "red" box, bluish ones nothing; the model guesses unseen images
+    from the nearest colour at 0.6, an empty guess being sure there is nothing."""
+    colours = colour_images(tmp_path / "img", 200, seed=12)
+    truth: dict[str, Value] = {
+        uri: Boxes((Box("red", 1, 1, 4, 4),) if v == Classification("red") else ())
+        for uri, v in colours.items()
+    }
+    colour_dataset(sqlite_project, "colours", colours)
+    params = {"task": "detection", "guess_confidence": 0.6}
+    job = create_autolabel_job(
+        sqlite_project,
+        JobSpec(name="boxes", dataset="colours", task_type=TaskType.BOUNDING_BOX, team="sim"),
+        AutoLabelSpec(batch_size=70, validation_size=60, backend="fake", backend_params=params),
+    )
+    crowd = SimulatedWorkforce(
+        sqlite_project, truth, [WorkerProfile("w", class_error_rate=0.0, box_jitter=0.0)],
+        team="sim",
+    )
+    done = run_autolabel(sqlite_project, job, crowd.work)
+    assert done[0].machine_labeled == 70 and done[0].threshold == pytest.approx(0.6)
+    assert done[0].mean_iou == pytest.approx(1.0)
+    machine = [(uri, v) for uri, src, v in _labels(sqlite_project, "boxes") if src is Source.MODEL]
+    assert len(machine) == 70
+    assert all(is_correct(v, truth[uri]) for uri, v in machine)
+
+
+def test_an_initial_model_of_another_task_is_refused(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    from truthloop.ml.registry import train_version
+
+    truth = colour_images(tmp_path / "img", 10, seed=13)
+    with sqlite_project.session() as session:
+        add_team(session, "sim")
+        dataset = store.create_dataset(session, "labeled", LabelSet.from_names(["red", "blue"]))
+        records = [ImageRecord(uri, ImageSize(8, 8), (Annotation(v),)) for uri, v in truth.items()]
+        store.insert_items(session, dataset.id, [store.NewItem(r) for r in records])
+    version = train_version(
+        sqlite_project, "colours-model", dataset="labeled", task="classification",
+        model=FakeModel(),
+    )
+    spec = JobSpec(name="boxes", dataset="labeled", task_type=TaskType.BOUNDING_BOX, team="sim")
+    with pytest.raises(InputError, match="does classification"):
+        create_autolabel_job(sqlite_project, spec, AutoLabelSpec(initial_model=version.name))
+    with sqlite_project.session() as session:
+        assert session.scalar(select(JobRow.id)) is None

@@ -1,0 +1,126 @@
+"""Choosing the confidence threshold above which the machine labels, so that what it labels is
+right at the target accuracy with a stated confidence, not just on the point estimate.
+
+On the validation set (items people labeled and the model never trained on), the items at or
+above a threshold have `errors` wrong of `n`. The one-sided Clopper–Pearson upper bound on their
+error rate at confidence 1 - alpha is the p at which seeing `errors` or fewer has probability
+alpha; the threshold qualifies when that bound is at most 1 - target accuracy. The lowest
+qualifying threshold labels the most items.
+
+The bound holds for one threshold fixed in advance; scanning every validation confidence and
+keeping the lowest that qualifies chooses among many, so the stated confidence is a little
+optimistic. The one-sided 95 % bound is strict enough that the benchmark measures the machine
+labels against ground truth in every run to check it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Bisection steps for the bound itself: 2^-60 is far below any difference that matters.
+_STEPS = 60
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    if k >= n or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_n = math.lgamma(n + 1)
+    return min(
+        1.0,
+        sum(
+            math.exp(
+                log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
+            )
+            for i in range(k + 1)
+        ),
+    )
+
+
+def _check(errors: int, n: int, confidence: float) -> None:
+    if not 0 <= errors <= n or n < 1:
+        raise ValueError(f"need 0 <= errors <= n and n >= 1, not errors={errors}, n={n}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
+
+
+def error_upper_bound(errors: int, n: int, confidence: float = 0.95) -> float:
+    """One-sided Clopper–Pearson upper bound on an error rate seen as `errors` of `n`."""
+    _check(errors, n, confidence)
+    alpha = 1.0 - confidence
+    if errors == n:
+        return 1.0
+    if errors == 0:
+        return 1.0 - alpha ** (1.0 / n)
+    low, high = errors / n, 1.0
+    for _ in range(_STEPS):
+        middle = (low + high) / 2
+        if binomial_cdf(errors, n, middle) > alpha:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def bound_at_most(errors: int, n: int, limit: float, confidence: float = 0.95) -> bool:
+    """Whether the upper bound is at most `limit`, without computing it: the CDF falls as p
+    grows, so the bound is below `limit` exactly when the CDF at `limit` is at most alpha."""
+    _check(errors, n, confidence)
+    if limit >= 1.0:
+        return True
+    return binomial_cdf(errors, n, limit) <= 1.0 - confidence
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """The validation items at or above `threshold`: how many, how many wrong, and what that
+    says about accuracy (the point estimate and its lower confidence bound)."""
+
+    threshold: float
+    items: int
+    errors: int
+    accuracy: float
+    accuracy_bound: float
+
+
+def coverage(
+    threshold: float, scored: Sequence[tuple[float, bool]], confidence: float = 0.95
+) -> Coverage:
+    """What `scored` ((confidence, correct) per validation item) says at `threshold`."""
+    above = [correct for score, correct in scored if score >= threshold]
+    if not above:
+        return Coverage(threshold, 0, 0, 0.0, 0.0)
+    errors = above.count(False)
+    bound = error_upper_bound(errors, len(above), confidence)
+    return Coverage(threshold, len(above), errors, 1 - errors / len(above), 1 - bound)
+
+
+def choose_threshold(
+    scored: Sequence[tuple[float, bool]],
+    target_accuracy: float = 0.95,
+    confidence: float = 0.95,
+) -> Coverage | None:
+    """The lowest validation confidence at which the items at or above it meet
+    `target_accuracy` with `confidence` (see the module docstring); None when none does."""
+    if not 0.0 < target_accuracy < 1.0:
+        raise ValueError(f"target accuracy must be between 0 and 1, not {target_accuracy}")
+    limit = 1.0 - target_accuracy
+    # Lowest threshold first, so the first that qualifies is the answer. Every item scored
+    # the same as the threshold is at or above it, so ties form one step.
+    ordered = sorted(scored, key=lambda s: s[0])
+    total = len(ordered)
+    errors_from = [0] * (total + 1)
+    for i in range(total - 1, -1, -1):
+        errors_from[i] = errors_from[i + 1] + (not ordered[i][1])
+    for i, (score, _) in enumerate(ordered):
+        if i and ordered[i - 1][0] == score:
+            continue
+        n, errors = total - i, errors_from[i]
+        if errors / n <= limit and bound_at_most(errors, n, limit, confidence):
+            return coverage(score, scored, confidence)
+    return None

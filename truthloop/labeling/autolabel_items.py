@@ -1,0 +1,192 @@
+"""The items of an automated-labeling job as the loop sees them: held back from people until
+released in a batch, labeled by people (some held out for validation), or labeled by the
+machine.
+
+Every item of the job gets its task slots when the job is created, as any job's do; an item not
+yet released has its slots' availability set in the past (`HELD`), so `next_task` never hands
+them out. Releasing a batch makes its slots available for the job's task lifetime and records
+the round in `job_items.batch`. An item the machine labels has its slots removed (no one ever
+leased them) and is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from truthloop.core.serialize import value_from_json
+from truthloop.core.types import Annotation, ImageRecord, ImageSize, Source, Value
+from truthloop.labeling import slots
+from truthloop.labeling.jobs import JobItemStatus, TaskStatus
+from truthloop.storage.datasets import annotation_row
+from truthloop.storage.tables import (
+    AnnotationRow,
+    AutoLabelValidationRow,
+    ItemRow,
+    JobItemRow,
+    JobRow,
+    SubmissionRow,
+    TaskRow,
+)
+
+HELD = datetime(1970, 1, 1)
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledItem:
+    """An item people labeled in the job, with the label they gave."""
+
+    item_id: int
+    uri: str
+    size: ImageSize | None
+    value: Value
+
+    def record(self) -> ImageRecord:
+        return ImageRecord(self.uri, self.size, (Annotation(self.value),))
+
+
+def hold_all(session: Session, job: JobRow) -> None:
+    session.execute(update(TaskRow).where(TaskRow.job_id == job.id).values(available_until=HELD))
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+def release(
+    session: Session,
+    job: JobRow,
+    item_ids: Sequence[int],
+    validation: Sequence[int],
+    batch: int,
+    now: datetime,
+) -> None:
+    """Hand `item_ids` to people as round `batch`; `validation` (among them) is held out."""
+    until = now + timedelta(seconds=job.task_lifetime_s)
+    for part in _chunks(list(item_ids)):
+        session.execute(
+            update(JobItemRow)
+            .where(JobItemRow.job_id == job.id, JobItemRow.item_id.in_(part))
+            .values(batch=batch)
+        )
+        session.execute(
+            update(TaskRow)
+            .where(TaskRow.job_id == job.id, TaskRow.item_id.in_(part))
+            .values(available_until=until)
+        )
+    if validation:
+        session.execute(
+            insert(AutoLabelValidationRow),
+            [{"job_id": job.id, "item_id": i} for i in validation],
+        )
+
+
+def open_released(session: Session, job: JobRow) -> int:
+    """Items released to people and not labeled yet."""
+    return session.scalar(
+        select(func.count()).where(
+            JobItemRow.job_id == job.id,
+            JobItemRow.status == JobItemStatus.OPEN,
+            JobItemRow.batch > 0,
+        )
+    ) or 0
+
+
+def unreleased(session: Session, job: JobRow) -> list[tuple[int, str]]:
+    """(item id, uri) of the items neither people nor the machine have labeled, by id."""
+    rows = session.execute(
+        select(ItemRow.id, ItemRow.uri)
+        .join(JobItemRow, JobItemRow.item_id == ItemRow.id)
+        .where(
+            JobItemRow.job_id == job.id,
+            JobItemRow.status == JobItemStatus.OPEN,
+            JobItemRow.batch == 0,
+        )
+        .order_by(ItemRow.id)
+    )
+    return [(i, uri) for i, uri in rows]
+
+
+def validation_ids(session: Session, job: JobRow) -> set[int]:
+    return set(
+        session.scalars(
+            select(AutoLabelValidationRow.item_id).where(AutoLabelValidationRow.job_id == job.id)
+        )
+    )
+
+
+def human_labeled(session: Session, job: JobRow) -> list[LabeledItem]:
+    """Every item people have labeled in the job, by id."""
+    rows = session.execute(
+        select(
+            ItemRow.id, ItemRow.uri, ItemRow.width, ItemRow.height, AnnotationRow.kind,
+            AnnotationRow.value,
+        )
+        .join(AnnotationRow, AnnotationRow.item_id == ItemRow.id)
+        .where(
+            AnnotationRow.job_name == job.name,
+            AnnotationRow.attribute == job.label_attribute,
+            AnnotationRow.source != Source.MODEL,
+        )
+        .order_by(ItemRow.id)
+    )
+    return [
+        LabeledItem(
+            i,
+            uri,
+            ImageSize(w, h) if w is not None and h is not None else None,
+            value_from_json(kind, data),
+        )
+        for i, uri, w, h, kind, data in rows
+    ]
+
+
+def batch_work(session: Session, job: JobRow, batch: int) -> tuple[int, int, float]:
+    """Round `batch`'s items, the tasks people submitted for them, and their seconds."""
+    items = session.scalar(
+        select(func.count()).where(JobItemRow.job_id == job.id, JobItemRow.batch == batch)
+    )
+    tasks, seconds = session.execute(
+        select(func.count(), func.coalesce(func.sum(SubmissionRow.seconds), 0.0))
+        .join(
+            JobItemRow,
+            (JobItemRow.job_id == SubmissionRow.job_id)
+            & (JobItemRow.item_id == SubmissionRow.item_id),
+        )
+        .where(SubmissionRow.job_id == job.id, JobItemRow.batch == batch)
+    ).one()
+    return items or 0, tasks, float(seconds)
+
+
+def machine_label(
+    session: Session, job: JobRow, labels: Sequence[tuple[int, Value]], now: datetime
+) -> None:
+    """Store the machine's labels (source MODEL, with their confidences) and close the items."""
+    for item_id, value in labels:
+        annotation = Annotation(
+            value,
+            source=Source.MODEL,
+            attribute=job.label_attribute,
+            job_name=job.name,
+            created_at=now,
+        )
+        session.execute(slots.RECORD_ANNOTATION, annotation_row(item_id, annotation))
+    ids = [item_id for item_id, _ in labels]
+    for part in _chunks(ids):
+        session.execute(
+            delete(TaskRow).where(
+                TaskRow.job_id == job.id,
+                TaskRow.item_id.in_(part),
+                TaskRow.status == TaskStatus.WAITING,
+            )
+        )
+        session.execute(
+            update(JobItemRow)
+            .where(JobItemRow.job_id == job.id, JobItemRow.item_id.in_(part))
+            .values(status=JobItemStatus.DONE.value, done_at=now)
+        )
