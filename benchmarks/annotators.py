@@ -8,9 +8,10 @@ For each (database, mode, C): a fresh project with a bounding-box job (one worke
 enough images that it never runs dry) and C workers, each with an API token. The server is
 started the way a user starts it, `truthloop serve` in a child process (PostgreSQL with
 `--workers N` processes, SQLite with the one it allows), its access log going to a file. The
-annotators run here, in another process than the server, as asyncio tasks over one httpx
-client; everything stays on 127.0.0.1. Each annotator loops for the fixed time: POST
-/api/jobs/{id}/next, then POST /api/tasks/{id}/submit with one box.
+annotators run here, in another process than the server, as asyncio tasks (uvloop), each on
+its own keep-alive connection like a browser tab; everything stays on 127.0.0.1. Each annotator
+loops for the fixed time: POST /api/jobs/{id}/next, then POST /api/tasks/{id}/submit with one
+box.
 
 Two modes:
 
@@ -55,8 +56,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import orjson
 import psutil
+import uvloop
 from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,9 +143,11 @@ def seed(project: Project, annotators: int, images: int) -> tuple[int, list[str]
 
 
 @contextmanager
-def server(home: Path, database_url: str, workers: int) -> Iterator[tuple[str, psutil.Process]]:
+def server(
+    home: Path, database_url: str, workers: int
+) -> Iterator[tuple[tuple[str, int], psutil.Process]]:
     """`truthloop serve` on a free loopback port, once all its worker processes are up: its
-    URL and its process."""
+    address and its process."""
     port = free_port()
     env = {**os.environ, "TRUTHLOOP_DATABASE_URL": database_url}
     command = [str(TRUTHLOOP), "--home", str(home), "serve", "--host", "127.0.0.1",
@@ -157,34 +161,77 @@ def server(home: Path, database_url: str, workers: int) -> Iterator[tuple[str, p
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", psutil.Process(child.pid)
+        yield ("127.0.0.1", port), psutil.Process(child.pid)
     finally:
         child.terminate()
         child.wait(timeout=60)
 
 
-async def annotate(client: httpx.AsyncClient, token: str, job_id: int, until: float,
-                   think: float, tally: Tally) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    rng = random.Random(token)
+class Tab:
+    """One annotator's keep-alive HTTP/1.1 connection, as a browser tab keeps one.
+
+    A minimal client on purpose: a full one (httpx) spends as much CPU per request as the
+    server does, on the same cores, and the delays of its busy event loop would be counted as
+    the server's latency.
+    """
+
+    IDLE_S = 3.0  # reconnect rather than reuse a connection the server (5 s) may be closing
+
+    def __init__(self, host: str, port: int, token: str):
+        self.host, self.port = host, port
+        self.head = f"Host: {host}\r\nAuthorization: Bearer {token}\r\n"
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.used = 0.0
+
+    async def post(self, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """Status and body; ConnectionError when the connection failed."""
+        if self.streams is not None and time.perf_counter() - self.used > self.IDLE_S:
+            self.close()
+        try:
+            if self.streams is None:
+                self.streams = await asyncio.open_connection(self.host, self.port)
+            reader, writer = self.streams
+            writer.write(
+                f"POST {path} HTTP/1.1\r\n{self.head}Content-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+            )
+            lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            headers = dict(line.lower().split(": ", 1) for line in lines[1:] if line)
+            content = await reader.readexactly(int(headers.get("content-length", 0)))
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
+            self.close()
+            raise ConnectionError(type(error).__name__) from error
+        self.used = time.perf_counter()
+        if headers.get("connection") == "close":
+            self.close()
+        return int(lines[0].split(" ", 2)[1]), content
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+async def annotate(tab: Tab, job_id: int, until: float, think: float, rng: random.Random,
+                   tally: Tally) -> None:
     if think:
         await asyncio.sleep(rng.uniform(0, think))
     while time.perf_counter() < until:
         start = time.perf_counter()
         try:
-            response = await client.post(f"/api/jobs/{job_id}/next", headers=headers)
-        except httpx.TransportError as error:
-            tally.error(f"next {type(error).__name__}")
+            status, content = await tab.post(f"/api/jobs/{job_id}/next")
+        except ConnectionError as error:
+            tally.error(f"next {error}")
             continue
         tally.took("next", start)
-        if response.status_code == 204:
+        if status == 204:
             tally.empty += 1
             await asyncio.sleep(0.05)
             continue
-        if response.status_code != 200:
-            tally.error(f"next {response.status_code}")
+        if status != 200:
+            tally.error(f"next {status}")
             continue
-        task = response.json()
+        task = orjson.loads(content)
         tally.handed.append(task["task_id"])
         working = think * rng.uniform(0.5, 1.5) if think else 0.0
         if working:
@@ -195,45 +242,47 @@ async def annotate(client: httpx.AsyncClient, token: str, job_id: int, until: fl
         answer = {"kind": "boxes",
                   "boxes": [{"label": "logo", "left": left, "top": top, "width": 40, "height": 30}]}
         body = {"client_id": uuid.uuid4().hex, "answer": answer, "seconds": working}
-        response = await submit(client, f"/api/tasks/{task['task_id']}/submit", headers, body,
-                                tally)
-        if response is None:
+        outcome = await submit(tab, f"/api/tasks/{task['task_id']}/submit", body, tally)
+        if outcome is None:
             continue  # sent three times, and no answer came back
-        if response.status_code == 200 and response.json()["accepted"]:
+        status, content = outcome
+        if status == 200 and orjson.loads(content)["accepted"]:
             tally.submitted += 1
             tally.submitted_measured += time.perf_counter() >= tally.measure_from
         else:
-            tally.error(f"submit {response.status_code}")
+            tally.error(f"submit {status}")
 
 
-async def submit(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: dict,
-                 tally: Tally) -> httpx.Response | None:
+async def submit(tab: Tab, path: str, body: dict, tally: Tally) -> tuple[int, bytes] | None:
     """Submit as a client should: when the connection fails, send the same answer (same client
     id) again, which the server stores at most once."""
     for _ in range(3):
         start = time.perf_counter()
         try:
-            response = await client.post(url, headers=headers, json=body)
-        except httpx.TransportError as error:
-            tally.error(f"submit {type(error).__name__} (sent again)")
+            outcome = await tab.post(path, orjson.dumps(body))
+        except ConnectionError as error:
+            tally.error(f"submit {error} (sent again)")
             continue
         tally.took("submit", start)
-        return response
+        return outcome
     return None
 
 
-async def drive(url: str, tokens: list[str], job_id: int, seconds: float, think: float,
-                warmup: float) -> tuple[Tally, float]:
+async def drive(address: tuple[str, int], tokens: list[str], job_id: int, seconds: float,
+                think: float, warmup: float) -> tuple[Tally, float]:
     """Run the annotators for `warmup` + `seconds`; the tally measures the last `seconds`."""
     started = time.perf_counter()
     tally = Tally(measure_from=started + warmup)
-    # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s) ends
-    # them, so that a request never goes out on a connection the server is closing.
-    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens),
-                          keepalive_expiry=3.0)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        until = tally.measure_from + seconds
-        await asyncio.gather(*(annotate(client, t, job_id, until, think, tally) for t in tokens))
+    until = tally.measure_from + seconds
+    tabs = [Tab(*address, token) for token in tokens]
+    try:
+        await asyncio.gather(*(
+            annotate(tab, job_id, until, think, random.Random(token), tally)
+            for tab, token in zip(tabs, tokens, strict=True)
+        ))
+    finally:
+        for tab in tabs:
+            tab.close()
     return tally, time.perf_counter() - tally.measure_from
 
 
@@ -285,9 +334,10 @@ def run(kind: str, annotators: int, seconds: float, think: float, workers: int,
             with server(home, url, workers) as (address, process):
                 load_before = os.getloadavg()[0]
                 server_cpu, client_cpu = cpu_seconds(process), time.process_time()
-                tally, elapsed = asyncio.run(
-                    drive(address, tokens, job_id, seconds, think, warmup)
-                )
+                with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                    tally, elapsed = runner.run(
+                        drive(address, tokens, job_id, seconds, think, warmup)
+                    )
                 server_cpu = cpu_seconds(process) - server_cpu
                 client_cpu = time.process_time() - client_cpu
                 load_after = os.getloadavg()[0]
