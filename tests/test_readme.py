@@ -46,5 +46,5 @@ def test_the_using_it_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_the_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     code = _block("The same from Python", "python").replace("images=200", "images=12")
-    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+    exec(compile(code, "README.md", "exec"), {})  # the README's own example
     assert (tmp_path / "logos.coco.json").is_file()
