@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from truthloop.core.types import Annotation, Box, Boxes, ImageRecord, LabelSet, Source
 from truthloop.errors import InputError
+from truthloop.formats.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from truthloop.formats.paths import LocalResolver
 
 ErrorHandler = Callable[[InputError], None]
 """Called with each bad line or item, after which reading goes on; None => raise the first."""
@@ -36,3 +39,30 @@ def boxes_annotation(boxes: list[Box]) -> Annotation:
     """
     model = bool(boxes) and all(b.confidence is not None for b in boxes)
     return Annotation(Boxes(tuple(boxes)), source=Source.MODEL if model else Source.HUMAN)
+
+
+class FolderReader:
+    """What the readers of a folder of images share: the root, path safety and image limits.
+
+    `root_of` picks the folder from what the user named (YOLO also takes a file inside it).
+    """
+
+    def __init__(
+        self,
+        source: Path | str,
+        *,
+        on_error: ErrorHandler | None = None,
+        allowed_roots: Sequence[Path] = (),
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.root = self.root_of(Path(source).absolute())
+        self.on_error = on_error
+        self.max_pixels, self.max_bytes = max_pixels, max_bytes
+        self.label_set = LabelSet({})
+        self.location = str(self.root)
+        self._resolve = LocalResolver(self.root, allowed_roots)
+
+    @staticmethod
+    def root_of(source: Path) -> Path:
+        return source

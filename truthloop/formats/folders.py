@@ -8,7 +8,7 @@ folders (names starting with '.') are skipped.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from truthloop.core.types import (
@@ -19,31 +19,15 @@ from truthloop.core.types import (
     LabelSet,
 )
 from truthloop.errors import InputError
-from truthloop.formats.base import ErrorHandler, report
+from truthloop.formats.base import FolderReader, report
 from truthloop.formats.gt_annotations import class_id_of
-from truthloop.formats.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, probe
+from truthloop.formats.images import IMAGE_SUFFIXES, probe
 from truthloop.formats.output import local_image, pick_annotation, place_image, unique_name
-from truthloop.formats.paths import LocalResolver, safe_member
+from truthloop.formats.paths import safe_member
 
 
-class FoldersReader:
+class FoldersReader(FolderReader):
     """Reads an image tree whose first-level folder names are the labels."""
-
-    def __init__(
-        self,
-        source: Path | str,
-        *,
-        on_error: ErrorHandler | None = None,
-        allowed_roots: Sequence[Path] = (),
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-    ) -> None:
-        self.root = Path(source).absolute()
-        self.on_error = on_error
-        self._resolve = LocalResolver(self.root, allowed_roots)
-        self.max_pixels, self.max_bytes = max_pixels, max_bytes
-        self.label_set = LabelSet({})
-        self.location = str(self.root)
 
     def _image_paths(self) -> Iterator[Path]:
         for folder, dirs, files in os.walk(self.root):

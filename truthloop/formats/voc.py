@@ -13,9 +13,10 @@ from __future__ import annotations
 import decimal
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from truthloop.core.types import (
     Box,
@@ -26,8 +27,8 @@ from truthloop.core.types import (
 )
 from truthloop.errors import FormatError, InputError
 from truthloop.formats import validate
-from truthloop.formats.base import ErrorHandler, boxes_annotation, report
-from truthloop.formats.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, probe
+from truthloop.formats.base import FolderReader, boxes_annotation, report
+from truthloop.formats.images import probe
 from truthloop.formats.output import (
     atomic_file,
     chosen_boxes,
@@ -35,7 +36,7 @@ from truthloop.formats.output import (
     place_image,
     unique_name,
 )
-from truthloop.formats.paths import LocalResolver, safe_member
+from truthloop.formats.paths import safe_member
 
 ANNOTATIONS, IMAGES = "Annotations", "JPEGImages"
 MAX_XML_BYTES = 10 * 1024 * 1024
@@ -123,24 +124,11 @@ def _dimension(size: ET.Element, tag: str) -> int:
     return int(value)
 
 
-class VocReader:
+class VocReader(FolderReader):
     """Reads a VOC folder (holding `Annotations/`, or the XML files themselves)."""
 
-    def __init__(
-        self,
-        source: Path | str,
-        *,
-        on_error: ErrorHandler | None = None,
-        allowed_roots: Sequence[Path] = (),
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-    ) -> None:
-        self.root = Path(source).absolute()
-        self.on_error = on_error
-        self._resolve = LocalResolver(self.root, allowed_roots)
-        self.max_pixels, self.max_bytes = max_pixels, max_bytes
-        self.label_set = LabelSet({})
-        self.location = str(self.root)
+    def __init__(self, source: Path | str, **options: Any) -> None:
+        super().__init__(source, **options)
         folder = self.root / ANNOTATIONS
         self._xml_folder = folder if folder.is_dir() else self.root
 

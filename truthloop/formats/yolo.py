@@ -24,8 +24,8 @@ import yaml
 from truthloop.core.types import Box, ImageRecord, ImageSize, LabelSet, Split
 from truthloop.errors import FormatError, InputError
 from truthloop.formats import validate
-from truthloop.formats.base import ErrorHandler, boxes_annotation, report
-from truthloop.formats.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, probe
+from truthloop.formats.base import FolderReader, boxes_annotation, report
+from truthloop.formats.images import IMAGE_SUFFIXES, probe
 from truthloop.formats.output import (
     atomic_file,
     chosen_boxes,
@@ -33,7 +33,6 @@ from truthloop.formats.output import (
     place_image,
     unique_name,
 )
-from truthloop.formats.paths import LocalResolver
 
 _SPLITS = {
     "train": Split.TRAIN,
@@ -110,26 +109,17 @@ def _box(tokens: list[str], names: list[str], size: ImageSize) -> Box:
     return validate.box(names[class_id], *pixels, "the box", confidence)
 
 
-class YoloReader:
+class YoloReader(FolderReader):
     """Reads a YOLO folder; image sizes come from the image headers."""
 
-    def __init__(
-        self,
-        source: Path | str,
-        *,
-        on_error: ErrorHandler | None = None,
-        allowed_roots: Sequence[Path] = (),
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-    ) -> None:
-        source = Path(source).absolute()
-        self.root = source.parent if source.is_file() else source
-        self.on_error = on_error
-        self.max_pixels, self.max_bytes = max_pixels, max_bytes
+    def __init__(self, source: Path | str, **options: Any) -> None:
+        super().__init__(source, **options)
         self.names = class_names(self.root)
         self.label_set = LabelSet.from_names(self.names)
-        self.location = str(self.root)
-        self._resolve = LocalResolver(self.root, allowed_roots)
+
+    @staticmethod
+    def root_of(source: Path) -> Path:
+        return source.parent if source.is_file() else source
 
     def _image_paths(self) -> Iterator[Path]:
         for folder, dirs, files in os.walk(self.root / "images"):
