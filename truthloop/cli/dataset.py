@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from truthloop.cli.context import open_project
-from truthloop.cli.output import console, errors_as_messages, print_json, progress_bar
+from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, progress_bar
 from truthloop.core.types import Split
 from truthloop.datasets.exporting import export_dataset
 from truthloop.datasets.importing import import_dataset
@@ -42,7 +42,6 @@ class OnError(StrEnum):
     skip = "skip"
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def _count_lines(path: Path) -> int | None:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from truthloop.cli.context import open_project
 from truthloop.cli.model import print_comparison
-from truthloop.cli.output import console, errors_as_messages, print_json, progress_bar
+from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, progress_bar
 from truthloop.labeling.feedback import FeedbackMode, FeedbackRun, list_feedback, start_feedback
 from truthloop.labeling.feedback_collect import collect_feedback
 from truthloop.labeling.feedback_report import feedback_report
@@ -22,7 +22,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 RunArgument = Annotated[str, typer.Argument(metavar="RUN", help="Feedback run, e.g. feedback-1.")]
 
 

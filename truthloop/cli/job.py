@@ -13,7 +13,7 @@ from rich.text import Text
 from truthloop import labeling
 from truthloop.cli.context import open_project
 from truthloop.cli.iterations import iteration_table
-from truthloop.cli.output import console, errors_as_messages, print_json, progress_bar
+from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, progress_bar
 from truthloop.core.types import Split
 from truthloop.errors import InputError
 from truthloop.labeling import JobSpec, Subset, TaskType
@@ -22,7 +22,6 @@ from truthloop.storage.tables import JobRow
 
 app = typer.Typer(help="Labeling jobs: create, follow, export, cancel.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def _names(text: str | None) -> tuple[str, ...] | None:

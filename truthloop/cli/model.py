@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from truthloop.cli.context import open_project
-from truthloop.cli.output import console, err_console, errors_as_messages, print_json
+from truthloop.cli.output import JsonOption, console, err_console, errors_as_messages, print_json
 from truthloop.errors import ImageError
 from truthloop.ml import registry, serving
 from truthloop.ml.backend import Task, TrainProgress
@@ -34,7 +34,6 @@ app = typer.Typer(
     help="Model versions: train, evaluate, compare, serve, detect, export.", no_args_is_help=True
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 VersionArgument = Annotated[str, typer.Argument(help="Model version, e.g. logos.v3.")]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -25,6 +25,8 @@ from truthloop.errors import TruthloopError
 
 console = Console()
 err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def print_json(data: Any) -> None:

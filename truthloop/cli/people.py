@@ -11,13 +11,12 @@ from rich.text import Text
 
 from truthloop import people
 from truthloop.cli.context import open_project
-from truthloop.cli.output import console, errors_as_messages, print_json
+from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json
 from truthloop.errors import InputError
 
 user_app = typer.Typer(help="Add users, invite them and make API tokens.", no_args_is_help=True)
 team_app = typer.Typer(help="Private work teams and their members.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 BaseUrlOption = Annotated[
     str,
     typer.Option(envvar="TRUTHLOOP_BASE_URL", help="Address of the portal, for invitation links."),

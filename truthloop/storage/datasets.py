@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
 import psycopg
 from sqlalchemy import Connection, delete, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -25,6 +24,7 @@ from truthloop.core.types import (
     label_names,
 )
 from truthloop.errors import AlreadyExists, NotFound
+from truthloop.storage.db import json_text
 from truthloop.storage.tables import (
     AnnotationRow,
     DatasetRow,
@@ -199,7 +199,7 @@ def _insert_items(connection: Connection, dataset_id: int, items: Sequence[NewIt
             it.record.size.depth if it.record.size else None,
             it.content_hash,
             (it.record.split or Split.UNASSIGNED).value,
-            _json(it.record.extra),
+            json_text(it.record.extra),
             now,
         )
         for item_id, it in zip(ids, items, strict=True)
@@ -258,10 +258,6 @@ def _copy_rows(
             copy.write_row(row)
 
 
-def _json(value: object) -> str:
-    return orjson.dumps(value).decode()
-
-
 def _sqlite_time(moment: datetime | None) -> str | None:
     # The text form SQLAlchemy itself stores in SQLite, so the ORM reads these rows back.
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if moment else None
@@ -278,14 +274,14 @@ def annotation_values(
         item_id,
         annotation.kind.value,
         annotation.attribute,
-        _json(value_to_json(annotation.value)),
+        json_text(value_to_json(annotation.value)),
         annotation.source.value,
         value_confidence(annotation.value),
         annotation.worker,
         annotation.job_name,
         annotation.seconds,
         stamp(annotation.created_at),
-        _json(dict(annotation.metadata)),
+        json_text(dict(annotation.metadata)),
     )
 
 

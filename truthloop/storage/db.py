@@ -41,7 +41,8 @@ from truthloop.errors import ConfigError
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _json_dumps(value: object) -> str:
+def json_text(value: object) -> str:
+    """JSON as the database stores it (orjson: fast, and exact for floats)."""
     return orjson.dumps(value).decode()
 
 
@@ -82,7 +83,7 @@ def create_db_engine(url: str) -> Engine:
     if parsed.drivername == "postgresql":
         # psycopg 3, not psycopg2, is the driver this project installs.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    kwargs: dict[str, object] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    kwargs: dict[str, object] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
