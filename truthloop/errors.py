@@ -85,6 +85,13 @@ class InputError(TruthloopError):
         self.args = (self._render(),)
         return self
 
+    def within(self, field: str) -> InputError:
+        """The same error with `field` put before the message, for checks that name a part
+        relative to a field and leave the (costly to format) full name to the rare failure."""
+        self.message = field + self.message
+        self.args = (self._render(),)
+        return self
+
     def _render(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
 

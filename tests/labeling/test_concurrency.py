@@ -8,13 +8,14 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from tests.labeling.conftest import ITEMS, Lab
 from truthloop.core.types import Classification
-from truthloop.labeling import SubmitResult, TaskView, next_task, submit
+from truthloop.labeling import JobStatus, SubmitResult, TaskView, next_task, submit
 from truthloop.people import add_member, add_user
-from truthloop.storage.tables import AnnotationRow, SubmissionRow, TaskLeaseRow
+from truthloop.storage.tables import AnnotationRow, JobRow, SubmissionRow, TaskLeaseRow
 
 THREADS = 32
 SLOTS = 3
@@ -71,3 +72,41 @@ def test_many_workers_asking_at_once_never_share_a_slot(lab: Lab) -> None:
         labels = session.scalars(select(AnnotationRow.value).where(
             AnnotationRow.job_name == "pets-job")).all()
     assert len(labels) == ITEMS
+
+
+def test_the_job_completes_when_its_last_items_are_answered_at_once(lab: Lab) -> None:
+    """Two submits that close the last two items, each committing only once both have done
+    their work: each saw the other's item still open, and yet the job ends completed."""
+    job = lab.job()
+    alice, bob = lab.users["alice"], lab.users["bob"]
+    for _ in range(ITEMS - 2):
+        task = next_task(lab.db, job, alice)
+        assert task is not None
+        submit(lab.db, task.task_id, alice, client_id=f"c{task.task_id}",
+               answer=Classification("cat"), seconds=1.0)
+    last = [(alice, next_task(lab.db, job, alice)), (bob, next_task(lab.db, job, bob))]
+    both_done = threading.Barrier(2, timeout=10)
+    waited: set[int] = set()
+
+    def hold_commit(session: Session) -> None:
+        # SQLite lets one writer in at a time, so there the second waits for the first's commit
+        # and the two never overlap: only PostgreSQL's submits are held together.
+        if lab.db.dialect == "postgresql" and threading.get_ident() not in waited:
+            waited.add(threading.get_ident())
+            both_done.wait()
+
+    event.listen(Session, "before_commit", hold_commit)
+    try:
+        results = _all_at_once([
+            lambda w=w, t=t: submit(lab.db, t.task_id, w, client_id=f"c{t.task_id}",
+                                    answer=Classification("dog"), seconds=1.0)
+            for w, t in last if t is not None
+        ])
+    finally:
+        event.remove(Session, "before_commit", hold_commit)
+    assert [r.item_done for r in results if isinstance(r, SubmitResult)] == [True, True]
+    with lab.project.session() as session:
+        row = session.get(JobRow, job)
+        assert row is not None
+        assert row.status == JobStatus.COMPLETED
+        assert row.completed_at is not None

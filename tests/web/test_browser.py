@@ -378,3 +378,25 @@ def test_team_and_worker_quality_pages(portal: Portal, page: Page) -> None:
     page.fill("#add-user input[name=username]", "nina")
     page.click("#add-user button")
     expect(page.locator(".notice")).to_contain_text("/invitations/")
+
+
+def test_the_api_docs_render_with_nothing_from_outside(page: Page, live: str) -> None:
+    """Swagger UI comes from this server: a machine without a network has /docs too."""
+    outside: list[str] = []
+
+    def only_this_server(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.url.startswith((live, "blob:", "data:")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto("/docs")
+    operations = page.locator(".swagger-ui .opblock-summary-path")
+    expect(operations.first).to_be_visible(timeout=15000)
+    assert operations.count() > 20  # every operation of the API is listed
+    assert outside == []
+    assert errors == []

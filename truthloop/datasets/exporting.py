@@ -8,6 +8,7 @@ from pathlib import Path
 
 from truthloop import formats
 from truthloop.core.types import ImageRecord, Split
+from truthloop.datasets.bulk import old_objects_frozen
 from truthloop.storage import datasets as store
 from truthloop.storage.project import Project
 
@@ -39,7 +40,7 @@ def export_dataset(
     progress: Callable[[int], None] | None = None,
 ) -> ExportReport:
     dest = Path(dest).expanduser().resolve()
-    with project.session() as session:
+    with project.session() as session, old_objects_frozen():
         dataset = store.get_dataset(session, name)
         label_set = store.label_set_of(session, dataset)
 

@@ -20,6 +20,7 @@ from truthloop import formats
 from truthloop.core.geometry import clip, inside
 from truthloop.core.names import name_problem
 from truthloop.core.types import Annotation, Boxes, ImageRecord, LabelSet, Split
+from truthloop.datasets.bulk import old_objects_frozen
 from truthloop.errors import (
     BoxOutsideImage,
     DuplicateImage,
@@ -108,7 +109,7 @@ def import_dataset(
             max_pixels=project.settings.max_image_pixels,
             max_bytes=project.settings.max_image_bytes,
         )
-        with project.session() as session:
+        with project.session() as session, old_objects_frozen():
             report = importer.run(session, name, reader, progress)
     except InputError as error:
         importer.forget_copies()
@@ -166,7 +167,6 @@ class _Importer:
         seen = 0
         for record in reader:
             seen += 1
-            where = getattr(reader, "location", None) or f"{reader_name(reader)} record {seen}"
             try:
                 item = self.prepare(record)
                 if item.record.uri in batch_uris:
@@ -177,6 +177,7 @@ class _Importer:
                         f" {batch_hashes[item.content_hash]}"
                     )
             except InputError as error:
+                where = getattr(reader, "location", None) or f"{reader_name(reader)} record {seen}"
                 self.fail(error.at(where))
                 continue
             batch.append(item)

@@ -48,7 +48,7 @@ class GroundTruthReader:
         self.label_attribute = label_attribute
         self.on_error = on_error
         self.label_set = LabelSet({})
-        self.location = str(self.path)
+        self._line = 0
         self._resolve = LocalResolver(self.path.absolute().parent, allowed_roots)
 
     def __iter__(self) -> Iterator[ImageRecord]:
@@ -58,8 +58,13 @@ class GroundTruthReader:
             except InputError as error:
                 report(error.at(str(self.path), number), self.on_error)
                 continue
-            self.location = f"{self.path}:{number}"
+            self._line = number
             yield record
+
+    @property
+    def location(self) -> str:
+        """The file and line of the record read last (formatted only when an error asks)."""
+        return f"{self.path}:{self._line}" if self._line else str(self.path)
 
     def check_pair(self, attribute: str, metadata: dict[str, Any]) -> None:
         """A hook for stricter dialects (Rekognition); Ground Truth itself needs nothing more."""

@@ -38,6 +38,8 @@ _VALUE_KEYS = {
     BOXES: ("class-map", "objects", "adjustment-status"),
     VERIFICATION: ("class-name", "confidence", "worker-feedback"),
 }
+# The metadata keys a value and its provenance are read from; the rest is kept as it came.
+_MODELED = {kind: frozenset(_PROVENANCE_KEYS + keys) for kind, keys in _VALUE_KEYS.items()}
 _ADJUSTMENT = {"adjusted": True, "unadjusted": False}
 _LTWH = ("left", "top", "width", "height")
 
@@ -157,13 +159,21 @@ def _boxes(value: Any, meta: dict[str, Any], what: str) -> tuple[Value, dict[str
             f"{what}-metadata.objects has {len(objects)} entries for {len(items)} annotations"
         )
     boxes = []
+    # Millions of boxes pass here: checks name fields relative to the box, and the box's own
+    # place is put in front only when one fails.
     for n, (item, obj) in enumerate(zip(items, objects, strict=True)):
-        at = f"{what}.annotations[{n}]"
-        item = validate.mapping(item, at)
-        label = _name(class_map, validate.integer(item.get("class_id"), f"{at}.class_id"), at)
-        score = validate.mapping(obj, f"{what}-metadata.objects[{n}]").get("confidence")
-        score = _optional_confidence(score, f"{what}-metadata.objects[{n}].confidence")
-        boxes.append(validate.box(label, *(item.get(k) for k in _LTWH), at, score))
+        try:
+            score = _optional_confidence(validate.mapping(obj, "").get("confidence"), ".confidence")
+        except FormatError as error:
+            raise error.within(f"{what}-metadata.objects[{n}]") from None
+        try:
+            item = validate.mapping(item, "")
+            label = _name(class_map, validate.integer(item.get("class_id"), ".class_id"), "")
+            left, top = item.get("left"), item.get("top")
+            width, height = item.get("width"), item.get("height")
+            boxes.append(validate.box(label, left, top, width, height, "", score))
+        except FormatError as error:
+            raise error.within(f"{what}.annotations[{n}]") from None
     status = meta.get("adjustment-status")
     if status is not None and status not in _ADJUSTMENT:
         raise FormatError(
@@ -213,14 +223,10 @@ def parse_pair(attribute: str, value: Any, metadata: Any) -> ParsedPair:
         attribute=attribute,
         job_name=None if job is None else validate.text(job, f"{attribute}-metadata.job-name"),
         created_at=_created_at(meta.get("creation-date"), f"{attribute}-metadata.creation-date"),
-        metadata={k: v for k, v in meta.items() if k not in _modeled(kind)},
+        metadata={k: v for k, v in meta.items() if k not in _MODELED[kind]},
     )
     size = _image_size(value, attribute) if kind == BOXES else None
     return ParsedPair(annotation, classes, size)
-
-
-def _modeled(kind: str) -> tuple[str, ...]:
-    return _PROVENANCE_KEYS + _VALUE_KEYS[kind]
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from truthloop.core.types import (
     Verification,
 )
 from truthloop.labeling import slots
-from truthloop.labeling.jobs import JobItemStatus, JobStatus, TaskStatus, TaskType
+from truthloop.labeling.jobs import JobItemStatus, TaskStatus, TaskType
 from truthloop.storage.datasets import annotation_row
 from truthloop.storage.tables import (
     AnnotationRow,
@@ -93,8 +93,8 @@ def finish_item(
     session: Session, job: JobRow, latest: Answer, worker: str, now: datetime
 ) -> bool:
     """Consolidate and store the item's label when all its slots are answered (`latest` is
-    the answer just stored, by `worker`); whether the item is done. Completes the job with its
-    last item."""
+    the answer just stored, by `worker`); whether the item is done. The caller completes the
+    job once no item is open (`slots.COMPLETE_JOB`)."""
     item_id = latest.item_id
     if job.workers_per_item == 1:
         # The item's only slot (a job makes `workers_per_item` per item) is the one just
@@ -122,10 +122,6 @@ def finish_item(
         value = _consolidate(session, job, item_id, answers)
         _store(session, job, item_id, answers, value, None, now)
         _close(session, job, item_id, now)
-    still_open = session.scalar(slots.FIRST_OPEN_ITEM, {"job": job.id})
-    if still_open is None and job.status == JobStatus.IN_PROGRESS:
-        job.status = JobStatus.COMPLETED.value
-        job.completed_at = now
     return True
 
 

@@ -25,11 +25,12 @@ from sqlalchemy import (
     update,
 )
 
-from truthloop.labeling.jobs import JobItemStatus, TaskStatus
+from truthloop.labeling.jobs import JobItemStatus, JobStatus, TaskStatus
 from truthloop.storage.tables import (
     AnnotationRow,
     ItemRow,
     JobItemRow,
+    JobRow,
     SubmissionRow,
     TaskLeaseRow,
     TaskRow,
@@ -39,6 +40,7 @@ TASKS: Table = TaskRow.__table__  # type: ignore[assignment]
 LEASES: Table = TaskLeaseRow.__table__  # type: ignore[assignment]
 ITEMS: Table = ItemRow.__table__  # type: ignore[assignment]
 JOB_ITEMS: Table = JobItemRow.__table__  # type: ignore[assignment]
+JOBS: Table = JobRow.__table__  # type: ignore[assignment]
 SUBMISSIONS: Table = SubmissionRow.__table__  # type: ignore[assignment]
 ANNOTATIONS: Table = AnnotationRow.__table__  # type: ignore[assignment]
 
@@ -198,11 +200,16 @@ CLOSE_ITEM = (
 
 # The job's first open item, if any is left. Ordered by item so that PostgreSQL reads the first
 # entry of ix_job_items_job_status_item instead of scanning past the items already done.
-FIRST_OPEN_ITEM = (
-    select(JOB_ITEMS.c.item_id)
-    .where(JOB_ITEMS.c.job_id == JOB, JOB_ITEMS.c.status == JobItemStatus.OPEN)
-    .order_by(JOB_ITEMS.c.item_id)
-    .limit(1)
+# The job is complete once no item is open: one statement, so that its check and its change
+# see the same data.
+COMPLETE_JOB = (
+    update(JOBS)
+    .where(
+        JOBS.c.id == JOB,
+        JOBS.c.status == JobStatus.IN_PROGRESS,
+        ~exists().where(JOB_ITEMS.c.job_id == JOB, JOB_ITEMS.c.status == JobItemStatus.OPEN),
+    )
+    .values(status=JobStatus.COMPLETED.value, completed_at=NOW)
 )
 
 RECORD_ANNOTATION = insert(ANNOTATIONS)

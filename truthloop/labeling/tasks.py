@@ -69,6 +69,7 @@ class SubmitResult:
     a retry and stored nothing new; `item_done`: the item's label is consolidated."""
 
     task_id: int
+    job_id: int
     accepted: bool
     duplicate: bool
     item_done: bool
@@ -151,16 +152,28 @@ def submit(
     ):
         raise InputError(f"seconds spent must be a number >= 0, not {seconds!r}")
     moment = db_time(now)
+    # SQLite runs one writer at a time, so a submit sees every item the others closed and can
+    # complete the job in its own transaction. On PostgreSQL, submits that close a job's last
+    # items at once each see the others' still open until they commit: each asks once committed.
+    serial = db.dialect == "sqlite"
     try:
         with db.session(immediate=True) as session:
-            return _submit(session, task_id, user_id, client_id, answer, float(seconds), moment)
+            result = _submit(
+                session, task_id, user_id, client_id, answer, float(seconds), moment,
+                complete_job=serial,
+            )
     except IntegrityError:
         # The client id is taken: by a copy of this submit that raced past the check, or by an
         # answer to another task. The full check tells which.
         with db.session(immediate=True) as session:
-            return _submit(
-                session, task_id, user_id, client_id, answer, float(seconds), moment, recheck=True
+            result = _submit(
+                session, task_id, user_id, client_id, answer, float(seconds), moment,
+                complete_job=serial, recheck=True,
             )
+    if result.item_done and not result.duplicate and not serial:
+        with db.read_session() as session:
+            session.execute(slots.COMPLETE_JOB, {"job": result.job_id, "now": moment})
+    return result
 
 
 def _submit(
@@ -172,6 +185,7 @@ def _submit(
     seconds: float,
     now: datetime,
     *,
+    complete_job: bool,
     recheck: bool = False,
 ) -> SubmitResult:
     task = _locked_task(session, task_id, user_id)
@@ -187,7 +201,7 @@ def _submit(
                     " make a new one for every answer"
                 )
             done = session.scalar(slots.ITEM_DONE, {"job": job.id, "item": task.item_id})
-            return SubmitResult(task_id, True, True, bool(done))
+            return SubmitResult(task_id, job.id, True, True, bool(done))
     if task.lease_id is None:
         raise PermissionDenied(f"task {task_id} is not leased to you: ask for the next task")
     if task.status == TaskStatus.SUBMITTED:
@@ -231,7 +245,10 @@ def _submit(
     session.execute(slots.MARK_SUBMITTED, {"task": task_id, "worker": user_id, "now": now})
     session.execute(slots.END_LEASE, {"lease": task.lease_id, "now": now, "outcome": "submitted"})
     latest = Answer(task.item_id, user_id, value, seconds)
-    return SubmitResult(task_id, True, False, finish_item(session, job, latest, worker, now))
+    done = finish_item(session, job, latest, worker, now)
+    if done and complete_job:
+        session.execute(slots.COMPLETE_JOB, {"job": job.id, "now": now})
+    return SubmitResult(task_id, job.id, True, False, done)
 
 
 def _locked_task(session: Session, task_id: int, user_id: int) -> Row[Any]:

@@ -95,6 +95,9 @@ class ItemRow(Base):
         # NULL hashes (images not read yet) never collide; equal ones are the same image.
         Index("ix_items_dataset_hash", "dataset_id", "content_hash", unique=True),
         Index("ix_items_dataset_split", "dataset_id", "split"),
+        # Exports and training sets read a dataset in id order, a batch after a given id; without
+        # it the database finds the batch by sorting every item of the dataset, for each batch.
+        Index("ix_items_dataset_id", "dataset_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from truthloop.storage.project import Project
@@ -27,7 +28,9 @@ from truthloop.web.templating import STATIC
 
 def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
     """The portal over `project`; `https_only` marks the session cookie Secure (behind TLS)."""
-    app = FastAPI(
+    app = FastAPIOffline(
+        # ReDoc's bundle fetches its logo from a CDN; Swagger UI at /docs needs nothing outside.
+        redoc_url=None,
         title="truthloop",
         summary="Label images with a model in the loop: labeling jobs, tasks, people.",
         # Every state-changing request made with the session cookie must echo its CSRF token.
