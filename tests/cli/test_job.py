@@ -9,7 +9,9 @@ from typer.testing import CliRunner, Result
 from tests.labeling.conftest import ITEMS, seed
 from truthloop.cli.main import app
 from truthloop.core.types import Classification
+from truthloop.labeling import get_job as labeling_job
 from truthloop.labeling import next_task, submit
+from truthloop.labeling.autolabel import autolabel_terms
 from truthloop.people import get_user
 from truthloop.storage.project import Project
 
@@ -89,3 +91,28 @@ def test_bad_jobs_are_refused_with_a_message(home: Path, args: list[str], messag
 def test_unknown_jobs_are_named(home: Path) -> None:
     result = _run(home, "status", "nope")
     assert result.exit_code == 1 and "no job 'nope'" in result.stderr
+
+
+def test_create_with_automated_labeling(home: Path) -> None:
+    created = _run(home, "create", "auto", "--dataset", "pets", "--type", "classification",
+                   "--team", "crew", "--auto-label", "--batch-size", "2", "--validation-size",
+                   "2", "--target-accuracy", "0.9", "--json")
+    assert created.exit_code == 0, created.output
+    info = json.loads(created.stdout)
+    assert (info["auto_label"], info["items"]) == (True, ITEMS)
+    status = json.loads(_run(home, "status", "auto", "--json", "--iterations").stdout)
+    assert status["waiting"] == 4  # the first batch: two to train on, two held out
+    assert status["iterations"] == []
+    with Project.open(home) as project, project.session() as session:
+        terms = autolabel_terms(session, labeling_job(session, "auto"))
+        assert terms is not None
+        assert (terms.batch_size, terms.validation_size, terms.target_accuracy) == (2, 2, 0.9)
+
+
+@pytest.mark.parametrize("option", [["--initial-model", "pets:1"], ["--batch-size", "5"]])
+def test_automated_labeling_terms_need_auto_label(home: Path, option: list[str]) -> None:
+    result = _run(home, "create", "auto", "--dataset", "pets", "--type", "classification",
+                  "--team", "crew", *option, "--json")
+    assert result.exit_code == 1
+    assert "add --auto-label" in json.loads(result.stdout)["message"]
+    assert json.loads(_run(home, "list", "--json").stdout) == []

@@ -190,6 +190,25 @@ def test_managers_create_follow_and_cancel_jobs(portal: Portal, client: TestClie
     assert cancelled["status"] == "stopped"
 
 
+def test_a_job_with_automated_labeling_starts_with_a_first_batch(
+    portal: Portal, client: TestClient
+) -> None:
+    headers = bearer(portal, "mia")
+    body = {"name": "auto", "dataset": "shapes", "task_type": "bounding-box", "team": "red",
+            "auto_label": {"batch_size": 1, "validation_size": 1, "target_accuracy": 0.9}}
+    job = client.post("/api/jobs", json=body, headers=headers).json()
+    assert job["status"] == "in-progress"
+    progress = client.get(f"/api/jobs/{job['id']}/progress", headers=headers).json()
+    assert (progress["total_items"], progress["waiting"]) == (4, 2)  # one to train, one held out
+    assert client.get(f"/api/jobs/{job['id']}/iterations", headers=headers).json() == []
+    refused = client.post("/api/jobs", headers=headers, json={
+        **body, "name": "auto2", "auto_label": {"initial_model": "nope:1"}})
+    assert refused.status_code == 404 and "nope" in refused.json()["detail"]
+    bad = client.post("/api/jobs", headers=headers, json={
+        **body, "name": "auto3", "auto_label": {"target_accuracy": 1.5}})
+    assert bad.status_code == 422
+
+
 def test_a_job_with_bad_terms_is_refused_with_a_message(portal: Portal, client: TestClient) -> None:
     body = {"name": "check", "dataset": "shapes", "task_type": "label-verification",
             "team": "red"}
@@ -325,3 +344,11 @@ def test_manager_forms_create_teams_and_jobs(portal: Portal, client: TestClient)
     assert page.status_code == 200 and "kinds" in page.text
     bad = client.post("/jobs", data={**form, "name": "two", "verification_categories": "one"})
     assert bad.status_code == 422 and "verification_categories" in bad.text
+    auto = client.post("/jobs", data={**form, "name": "auto", "auto_label": "true",
+                                      "target_accuracy": "0.9"}, follow_redirects=False)
+    assert auto.status_code == 303
+    page = client.get(auto.headers["location"]).text
+    assert "Automated labeling" in page and "target accuracy 90 %" in page
+    too_sure = client.post("/jobs", data={**form, "name": "sure", "auto_label": "true",
+                                          "target_accuracy": "1"})
+    assert too_sure.status_code == 422 and "target_accuracy" in too_sure.text

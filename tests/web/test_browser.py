@@ -359,6 +359,23 @@ def test_job_page_shows_live_progress(portal: Portal, page: Page) -> None:
     assert download.value.suggested_filename == "kinds.manifest"
 
 
+def test_a_manager_creates_a_job_with_automated_labeling(portal: Portal, page: Page) -> None:
+    sign_in(page, "mia")
+    page.goto("/jobs")
+    form = page.locator("#new-job")
+    form.locator("input[name=name]").fill("auto-boxes")
+    form.locator("select[name=task_type]").select_option("bounding-box")
+    form.locator("input[name=auto_label]").check()
+    form.locator("input[name=target_accuracy]").fill("0.9")
+    form.get_by_role("button", name="Create job").click()
+    page.wait_for_url("**/jobs/*")
+    expect(page.get_by_role("heading", name="Automated labeling")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("target accuracy 90 %")
+    with portal.project.session() as session:
+        job = labeling.get_job(session, "auto-boxes")
+        assert job.task_type == labeling.TaskType.BOUNDING_BOX
+
+
 def test_team_and_worker_quality_pages(portal: Portal, page: Page) -> None:
     job_id = portal.job(name="kinds", task_type=labeling.TaskType.CLASSIFICATION)
     with portal.project.session() as session:

@@ -17,10 +17,16 @@ from truthloop.cli.output import JsonOption, console, errors_as_messages, print_
 from truthloop.core.types import Split
 from truthloop.errors import InputError
 from truthloop.labeling import JobSpec, Subset, TaskType
-from truthloop.labeling.autolabel import iterations
+from truthloop.labeling.autolabel import (
+    AutoLabelSpec,
+    Sampling,
+    create_autolabel_job,
+    iterations,
+)
 from truthloop.storage.tables import JobRow
 
 app = typer.Typer(help="Labeling jobs: create, follow, export, cancel.", no_args_is_help=True)
+AUTO = "Automated labeling"
 
 
 
@@ -82,9 +88,44 @@ def create(
     categories: Annotated[
         str, typer.Option(help="Verdicts of a label-verification job, comma-separated.")
     ] = "correct,incorrect",
+    auto_label: Annotated[
+        bool,
+        typer.Option(
+            "--auto-label", help="Automated labeling: a model labels what it is sure of, people"
+            " the rest (classification and bounding-box jobs; the background worker of"
+            " `truthloop serve` runs its iterations).", rich_help_panel=AUTO,
+        ),
+    ] = False,
+    target_accuracy: Annotated[
+        float, typer.Option(help="Accuracy the machine labels must meet.", rich_help_panel=AUTO)
+    ] = 0.95,
+    initial_model: Annotated[
+        str | None,
+        typer.Option(help="Model version to start from (job chaining), e.g. pets:3.",
+                     rich_help_panel=AUTO),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Items per people's batch.", rich_help_panel=AUTO)
+    ] = None,
+    validation_size: Annotated[
+        int | None,
+        typer.Option(help="People-labeled items held out to choose the threshold.",
+                     rich_help_panel=AUTO),
+    ] = None,
+    sampling: Annotated[
+        Sampling, typer.Option(help="How people's next batch is chosen.", rich_help_panel=AUTO)
+    ] = Sampling.UNCERTAINTY,
+    budget: Annotated[
+        float | None,
+        typer.Option(help="Stop releasing work once the cost reaches this.", rich_help_panel=AUTO),
+    ] = None,
+    compute_price: Annotated[
+        float, typer.Option(help="Compute price per hour, for the cost.", rich_help_panel=AUTO)
+    ] = 0.0,
     json_output: JsonOption = False,
 ) -> None:
-    """Create job NAME: one task per image and worker, waiting for the team."""
+    """Create job NAME: one task per image and worker, waiting for the team (with
+    --auto-label, people get a first batch and a model labels what it can after each)."""
     with errors_as_messages(json_output), open_project(ctx) as project:
         spec = JobSpec(
             name=name, dataset=dataset, task_type=task_type, team=team, labels=_names(labels),
@@ -94,14 +135,34 @@ def create(
             subset=Subset(split=split) if split else None,
             verification_categories=_names(categories) or (), label_attribute=label_attribute,
         )
+        if auto_label:
+            job_id = create_autolabel_job(project, spec, AutoLabelSpec(
+                target_accuracy=target_accuracy, initial_model=initial_model,
+                batch_size=batch_size, validation_size=validation_size, sampling=sampling,
+                budget=budget, compute_price_per_hour=compute_price,
+            ))
+        elif any(x is not None for x in (initial_model, batch_size, validation_size, budget)):
+            raise InputError(
+                "--initial-model, --batch-size, --validation-size and --budget are terms of"
+                " automated labeling: add --auto-label"
+            )
+        else:
+            with project.session() as session:
+                job_id = labeling.create_job(session, spec).id
         with project.session() as session:
-            job = labeling.create_job(session, spec)
-            info = _job_json(job) | {"items": labeling.job_progress(session, job.id).total_items}
+            job = labeling.get_job(session, job_id)
+            info = _job_json(job) | {
+                "items": labeling.job_progress(session, job.id).total_items,
+                "auto_label": auto_label,
+            }
     if json_output:
         print_json(info)
     else:
         console.print(Text(f"created job {info['name']}: {info['items']} images,"
                            f" {info['workers_per_item']} worker(s) each, for team {team}"))
+        if auto_label:
+            console.print(Text("automated labeling: people get a first batch; the background"
+                               " worker (`truthloop serve`) runs each iteration after it"))
 
 
 @app.command("status")

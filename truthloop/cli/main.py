@@ -26,6 +26,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(people.user_app, name="user")
 app.add_typer(people.team_app, name="team")
 app.command("serve")(serve.serve)
+app.command("background")(serve.background)
 app.command("demo")(demo.demo)
 
 

@@ -1,7 +1,9 @@
-"""`truthloop serve`: the labeling portal and its REST API."""
+"""`truthloop serve`: the labeling portal, its REST API and the background worker;
+`truthloop background`: the background worker alone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from typing import TYPE_CHECKING, Annotated
@@ -34,11 +36,20 @@ def serve(
             help="Worker processes (PostgreSQL only; a SQLite project is served by one).",
         ),
     ] = 1,
+    background: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the background worker, which moves automated-labeling jobs on"
+            " (one per project: turn it off where `truthloop background` runs elsewhere).",
+        ),
+    ] = True,
 ) -> None:
-    """Start the portal (workers label, managers follow jobs) and the API (/docs)."""
+    """Start the portal (workers label, managers follow jobs), the API (/docs) and the
+    background worker."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from truthloop.runtime.background import start_process
     from truthloop.web.auth import secret_key
 
     with errors_as_messages(False), open_project(ctx) as project:
@@ -50,6 +61,7 @@ def serve(
         os.environ["TRUTHLOOP_DATABASE_URL"] = project.db.url
         os.environ["TRUTHLOOP_HTTPS_ONLY"] = "true" if https_only else "false"
     console.print(Text(f"truthloop portal on http://{host}:{port}  (API docs: /docs)"))
+    worker = start_process() if background else None
     config = uvicorn.Config(
         APP_FACTORY,
         factory=True,
@@ -59,10 +71,46 @@ def serve(
         log_level="info",
         server_header=False,
     )
-    if workers == 1:
-        uvicorn.Server(config).run()
-    else:
-        Multiprocess(config, sockets=[shared_socket(config)]).run()
+    try:
+        if workers == 1:
+            uvicorn.Server(config).run()
+        else:
+            Multiprocess(config, sockets=[shared_socket(config)]).run()
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.join(timeout=10)
+
+
+def background(
+    ctx: typer.Context,
+    interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between looks for due work.")
+    ] = 5.0,
+    once: Annotated[
+        bool, typer.Option("--once", help="Do what is due now, then stop.")
+    ] = False,
+) -> None:
+    """Run the background worker alone: it moves automated-labeling jobs on once people have
+    labeled what was released (`truthloop serve` runs one already unless --no-background)."""
+    import logging
+
+    from truthloop.runtime.background import BackgroundWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with errors_as_messages(False), open_project(ctx) as project:
+        worker = BackgroundWorker(project, interval_s=interval)
+        if once:
+            for job_id, iteration in worker.run_once():
+                console.print(Text(
+                    f"job {job_id}: iteration {iteration.number}, {iteration.human_labeled} by"
+                    f" people, {iteration.machine_labeled} by the machine,"
+                    f" {iteration.remaining} left"
+                ))
+        else:
+            console.print(Text(f"background worker on {project.home}; Ctrl+C stops it"))
+            with contextlib.suppress(KeyboardInterrupt):
+                worker.run()
 
 
 def shared_socket(config: uvicorn.Config) -> socket.socket:

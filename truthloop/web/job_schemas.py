@@ -11,9 +11,30 @@ from truthloop.core.serialize import value_to_json
 from truthloop.core.types import Box, Boxes, Classification, MultiLabel, Split, Value, Verification
 from truthloop.errors import InputError
 from truthloop.labeling import JobProgress, JobSpec, SubmitResult, Subset, TaskType, TaskView
+from truthloop.labeling.autolabel import AutoLabelSpec, Iteration, Sampling
 from truthloop.storage.tables import JobRow
 
 LabelName = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class AutoLabelTerms(BaseModel):
+    """Automated labeling: a model labels what it is sure of, people the rest."""
+
+    target_accuracy: float = Field(default=0.95, ge=0.5, lt=1.0)
+    confidence: float = Field(
+        default=0.95, ge=0.5, lt=1.0, description="Of the bound on the machine labels' error."
+    )
+    batch_size: int | None = Field(default=None, ge=1, description="None: a tenth of the items.")
+    validation_size: int | None = Field(default=None, ge=1)
+    budget: FiniteFloat | None = Field(default=None, gt=0)
+    compute_price_per_hour: FiniteFloat = Field(default=0.0, ge=0)
+    sampling: Sampling = Sampling.UNCERTAINTY
+    initial_model: str | None = Field(
+        default=None, max_length=160, description="A model version to start from (chaining)."
+    )
+
+    def to_spec(self) -> AutoLabelSpec:
+        return AutoLabelSpec(**self.model_dump())
 
 
 class JobCreate(BaseModel):
@@ -38,6 +59,9 @@ class JobCreate(BaseModel):
     query: str | None = Field(default=None, max_length=1000, description="URI substring.")
     verification_categories: list[LabelName] = Field(
         default=["correct", "incorrect"], min_length=2, max_length=20
+    )
+    auto_label: AutoLabelTerms | None = Field(
+        default=None, description="Turn automated labeling on (classification and boxes)."
     )
 
     def to_spec(self) -> JobSpec:
@@ -78,6 +102,8 @@ class JobForm(BaseModel):
     price_per_task: FiniteFloat = Field(default=0.0, ge=0)
     proposals: str = Field(default="", max_length=256)
     verification_categories: str = Field(default="correct, incorrect", max_length=2000)
+    auto_label: bool = False
+    target_accuracy: float = 0.95
 
     def to_create(self) -> JobCreate:
         try:
@@ -93,6 +119,10 @@ class JobForm(BaseModel):
                 price_per_task=self.price_per_task,
                 proposals=self.proposals.strip() or None,
                 verification_categories=_comma_list(self.verification_categories),
+                auto_label=(
+                    AutoLabelTerms(target_accuracy=self.target_accuracy)
+                    if self.auto_label else None
+                ),
             )
         except ValidationError as error:
             problems = "; ".join(
@@ -298,3 +328,28 @@ class SubmitResultPublic(BaseModel):
     @classmethod
     def of(cls, result: SubmitResult) -> SubmitResultPublic:
         return cls.model_validate(result)
+
+
+class IterationPublic(BaseModel):
+    """One automated-labeling iteration (`truthloop job status --iterations`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    human_labeled: int
+    machine_labeled: int
+    validation_items: int
+    threshold: float | None
+    validation_accuracy: float | None
+    accuracy_bound: float | None
+    mean_iou: float | None
+    model_version: str | None
+    human_seconds: float
+    compute_seconds: float
+    cost: float
+    elapsed_s: float
+    remaining: int
+
+    @classmethod
+    def of(cls, iteration: Iteration) -> IterationPublic:
+        return cls.model_validate(iteration)

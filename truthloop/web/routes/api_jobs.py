@@ -10,8 +10,11 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from truthloop import labeling
-from truthloop.web.deps import CurrentUser, RequireManager, SessionDep
+from truthloop.labeling.autolabel import create_autolabel_job, iterations
+from truthloop.storage.project import Project
+from truthloop.web.deps import CurrentUser, ProjectDep, RequireManager, SessionDep
 from truthloop.web.job_schemas import (
+    IterationPublic,
     JobCreate,
     JobProgressPublic,
     JobPublic,
@@ -34,8 +37,29 @@ def my_jobs(session: SessionDep, user: CurrentUser) -> list[WorkerJobPublic]:
 
 
 @router.post("/jobs", status_code=201)
-def create_job(session: SessionDep, user: RequireManager, body: JobCreate) -> JobPublic:
-    return JobPublic.of(labeling.create_job(session, body.to_spec(), created_by=user.id))
+def create_job(project: ProjectDep, user: RequireManager, body: JobCreate) -> JobPublic:
+    """A job whose tasks wait for its team; with `auto_label`, people get a first batch and
+    the background worker runs each iteration after it."""
+    job_id = start_job(project, body, user.id)
+    with project.session() as session:
+        return JobPublic.of(labeling.get_job(session, job_id))
+
+
+def start_job(project: Project, body: JobCreate, created_by: int) -> int:
+    """Create the job the API call or the portal's form describes; its id."""
+    if body.auto_label is not None:
+        return create_autolabel_job(
+            project, body.to_spec(), body.auto_label.to_spec(), created_by=created_by
+        )
+    with project.session() as session:
+        return labeling.create_job(session, body.to_spec(), created_by=created_by).id
+
+
+@router.get("/jobs/{job_id}/iterations")
+def job_iterations(session: SessionDep, _: RequireManager, job_id: int) -> list[IterationPublic]:
+    """The automated-labeling iterations so far (none for a job without it)."""
+    labeling.get_job(session, job_id)
+    return [IterationPublic.of(i) for i in iterations(session, job_id)]
 
 
 @router.get("/jobs/{job_id}")

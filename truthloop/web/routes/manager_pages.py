@@ -17,6 +17,7 @@ from truthloop.storage import gallery
 from truthloop.web.charts import iteration_charts
 from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
 from truthloop.web.job_schemas import JobForm
+from truthloop.web.routes.api_jobs import start_job
 from truthloop.web.templating import render
 from truthloop.web.views import percent, thumb
 
@@ -73,13 +74,12 @@ def jobs(request: Request, session: SessionDep, user: RequireManager) -> Respons
 
 @router.post("/jobs")
 def create_job(
-    request: Request,
-    session: SessionDep,
+    project: ProjectDep,
     user: RequireManager,
     form: Annotated[JobForm, Form()],
 ) -> Response:
-    job = labeling.create_job(session, form.to_create().to_spec(), created_by=user.id)
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    job_id = start_job(project, form.to_create(), user.id)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
 @router.get("/jobs/{job_id}")

@@ -1,0 +1,1 @@
+"""Background work: what runs without anyone asking, beside the portal (see background.py)."""

@@ -1,0 +1,103 @@
+"""The background worker: it moves automated-labeling jobs on once people have labeled what was
+released to them (train, choose the threshold, machine-label, release the next batch).
+
+Its state is the database's: each round it asks which jobs are due and runs their next
+iteration, so a restart resumes where it stopped, and an iteration interrupted before its commit
+runs again whole. `truthloop serve` runs it in a process of its own beside the portal (training
+would otherwise take the portal's interpreter); `truthloop background` runs it alone. Run one per
+project: two would train the same iteration twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from truthloop.labeling.autolabel import Iteration, advance
+from truthloop.labeling.jobs import JobStatus
+from truthloop.storage.project import Project
+from truthloop.storage.tables import AutoLabelJobRow, JobRow
+
+log = logging.getLogger("truthloop.background")
+
+# A job whose iteration failed is tried again after this, doubling up to MAX_RETRY_S: a job that
+# cannot train yet (say, its labels cover one class) must not retrain every few seconds.
+FIRST_RETRY_S = 30.0
+MAX_RETRY_S = 1800.0
+
+
+def running_autolabel_jobs(project: Project) -> list[int]:
+    with project.session() as session:
+        return list(
+            session.scalars(
+                select(JobRow.id)
+                .join(AutoLabelJobRow, AutoLabelJobRow.job_id == JobRow.id)
+                .where(JobRow.status == JobStatus.IN_PROGRESS)
+                .order_by(JobRow.id)
+            )
+        )
+
+
+@dataclass
+class BackgroundWorker:
+    """One round of due work at a time (`run_once`), or rounds until stopped (`run`)."""
+
+    project: Project
+    interval_s: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    _retry_at: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    def run_once(self) -> list[tuple[int, Iteration]]:
+        """Run the next iteration of every job whose released batch people have finished; the
+        iterations run, by job id. A job that fails is logged and left for a later round."""
+        done = []
+        for job_id in running_autolabel_jobs(self.project):
+            retry = self._retry_at.get(job_id)
+            if retry is not None and self.clock() < retry[0]:
+                continue
+            try:
+                iteration = advance(self.project, job_id)
+            except Exception:
+                wait = min(retry[1] * 2, MAX_RETRY_S) if retry else FIRST_RETRY_S
+                self._retry_at[job_id] = (self.clock() + wait, wait)
+                log.exception("job %s: the automated-labeling iteration failed; retry in %.0f s",
+                              job_id, wait)
+                continue
+            self._retry_at.pop(job_id, None)
+            if iteration is not None:
+                log.info("job %s: iteration %s machine-labeled %s, %s left", job_id,
+                         iteration.number, iteration.machine_labeled, iteration.remaining)
+                done.append((job_id, iteration))
+        return done
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            self.run_once()
+            stop.wait(self.interval_s)
+
+
+def run_from_environment(interval_s: float) -> None:
+    """The background process's entry: the project that TRUTHLOOP_HOME and the other
+    TRUTHLOOP_ settings name, as `truthloop serve` sets them for its processes."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with Project.open() as project:
+        BackgroundWorker(project, interval_s=interval_s).run()
+
+
+def start_process(interval_s: float = 5.0) -> multiprocessing.process.BaseProcess:
+    """The background worker in a new process (it reads the project from the environment)."""
+    process = multiprocessing.get_context("spawn").Process(
+        target=run_from_environment, args=(interval_s,), name="truthloop-background",
+        daemon=True,
+    )
+    process.start()
+    log.info("background worker started (pid %s, parent %s)", process.pid, os.getpid())
+    return process
