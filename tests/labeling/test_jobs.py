@@ -3,19 +3,21 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.labeling.conftest import ITEMS, Lab
-from truthloop.core.types import ImageRecord, LabelSet, Split
+from tests.labeling.conftest import ITEMS, Lab, later
+from truthloop.core.types import Classification, ImageRecord, LabelSet, Split
 from truthloop.errors import AlreadyExists, InputError, InvalidName, NotFound
 from truthloop.labeling import (
     JobStatus,
     Subset,
     TaskType,
     cancel_job,
+    close_expired_jobs,
     get_job,
     job_progress,
     jobs_for_worker,
     list_jobs,
     next_task,
+    submit,
 )
 from truthloop.storage import datasets as store
 from truthloop.storage.tables import JobRow, TaskRow
@@ -172,3 +174,25 @@ def test_two_running_jobs_cannot_write_one_attribute(sqlite_lab: Lab) -> None:
     with sqlite_lab.project.session() as session:
         cancel_job(session, first)
     sqlite_lab.job("second", label_attribute="animal")
+
+
+def test_a_job_whose_tasks_all_expired_is_closed(lab: Lab) -> None:
+    """On SQLite and on PostgreSQL: not while a task is still available or a lease runs."""
+    job = lab.job(task_lifetime_s=60, task_time_limit_s=600)
+    other = lab.job(name="other-job", label_attribute="other")
+    alice = lab.users["alice"]
+    task = next_task(lab.db, job, alice, now=later(0))
+    assert task is not None
+    submit(lab.db, task.task_id, alice, client_id="c1", answer=Classification("cat"),
+           seconds=1.0, now=later(1))
+    held = next_task(lab.db, job, alice, now=later(30))  # leased until 630 s from now
+    assert held is not None
+    with lab.project.session() as session:
+        assert close_expired_jobs(session, now=later(30)) == []  # tasks still available
+        assert close_expired_jobs(session, now=later(120)) == []  # one lease still runs
+        assert close_expired_jobs(session, now=later(700)) == ["pets-job"]
+    with lab.project.session() as session:
+        progress = job_progress(session, job, now=later(700))
+        assert (progress.status, progress.done, progress.expired) == (
+            JobStatus.COMPLETED, 1, ITEMS - 1)
+        assert get_job(session, other).status == JobStatus.IN_PROGRESS  # its lifetime is 10 days

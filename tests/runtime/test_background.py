@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.labeling.conftest import seed
 from tests.labeling.test_autolabel import FAKE, _crowd, _spec, colour_dataset, colour_images
 from tests.services import free_port
-from truthloop.cli.main import app
 from truthloop import labeling
+from truthloop.cli.main import app
 from truthloop.labeling import get_job
 from truthloop.labeling.autolabel import AutoLabelSpec, create_autolabel_job, iterations
 from truthloop.runtime.background import FIRST_RETRY_S, BackgroundWorker
@@ -106,3 +107,12 @@ def test_serve_runs_the_background_worker(sqlite_project: Project, tmp_path: Pat
         server.terminate()
         server.wait(timeout=30)
     assert "iteration 1 machine-labeled" in log.read_text()
+
+
+def test_the_worker_closes_jobs_whose_tasks_expired(sqlite_project: Project) -> None:
+    lab = seed(sqlite_project)
+    job = lab.job(task_lifetime_s=1)
+    time.sleep(1.2)
+    assert BackgroundWorker(sqlite_project).run_once() == []
+    with sqlite_project.session() as session:
+        assert get_job(session, job).status == "completed"

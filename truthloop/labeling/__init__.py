@@ -2,6 +2,7 @@
 job's output manifest. The portal and the CLI call these; see docs/briefs/labeling-interface.md.
 
     create_job(session, JobSpec(...)) -> JobRow         get_job, list_jobs, cancel_job
+    close_expired_jobs(session) -> [name]                end jobs whose tasks all expired
     next_task(db, job_id, user_id) -> TaskView | None    lease a slot (own transaction)
     submit(db, task_id, user_id, client_id=..., answer=..., seconds=...) -> SubmitResult
     release(db, task_id, user_id)                        give a task back
@@ -16,6 +17,7 @@ from truthloop.labeling.jobs import (
     Subset,
     TaskType,
     cancel_job,
+    close_expired_jobs,
     create_job,
     get_job,
     list_jobs,
@@ -36,6 +38,7 @@ __all__ = [
     "WorkerJobView",
     "WorkerQuality",
     "cancel_job",
+    "close_expired_jobs",
     "create_job",
     "export_manifest",
     "get_job",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Select, bindparam, func, insert, select
@@ -25,6 +25,7 @@ from truthloop.people import get_team
 from truthloop.storage import datasets as store
 from truthloop.storage.tables import (
     AnnotationRow,
+    AutoLabelJobRow,
     DatasetRow,
     ItemRow,
     JobItemRow,
@@ -363,6 +364,46 @@ def cancel_job(session: Session, job_id: int) -> None:
     if job.status == JobStatus.IN_PROGRESS:
         job.status = JobStatus.STOPPED.value
         job.completed_at = utcnow()
+
+
+def db_time(now: datetime | None) -> datetime:
+    """The database keeps naive UTC times."""
+    if now is None:
+        return utcnow()
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
+def close_expired_jobs(session: Session, now: datetime | None = None) -> list[str]:
+    """Complete the jobs nobody can work on any more: every slot of every open item was left
+    untaken past its availability lifetime (and no lease of one still runs). Their open items
+    stay unlabeled, as in a Ground Truth job whose tasks expired; the names of the jobs closed.
+
+    Automated-labeling jobs are left to their iterations (their unreleased slots wait on
+    purpose)."""
+    now = db_time(now)
+    task, job_item = TaskRow, JobItemRow
+    workable = (
+        select(task.id)
+        .join(job_item, (job_item.job_id == task.job_id) & (job_item.item_id == task.item_id))
+        .where(
+            task.job_id == JobRow.id,
+            job_item.status == JobItemStatus.OPEN,
+            task.status != TaskStatus.SUBMITTED,
+            (task.available_until > now)
+            | ((task.status == TaskStatus.LEASED) & (task.lease_expires_at > now)),
+        )
+        .exists()
+    )
+    automated = select(AutoLabelJobRow.job_id).where(AutoLabelJobRow.job_id == JobRow.id).exists()
+    expired = list(
+        session.scalars(
+            select(JobRow).where(JobRow.status == JobStatus.IN_PROGRESS, ~workable, ~automated)
+        )
+    )
+    for job in expired:
+        job.status = JobStatus.COMPLETED.value
+        job.completed_at = now
+    return [job.name for job in expired]
 
 
 def _job_for_worker_query(lock_worker: bool) -> Select[tuple[JobRow, str | None]]:

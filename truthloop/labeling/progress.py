@@ -10,9 +10,8 @@ from sqlalchemy import and_, func, not_, select
 from sqlalchemy.orm import Session
 
 from truthloop.core.types import Source
-from truthloop.labeling.jobs import JobItemStatus, JobStatus, TaskStatus, TaskType, get_job
+from truthloop.labeling.jobs import JobItemStatus, JobStatus, TaskStatus, TaskType, db_time, get_job
 from truthloop.labeling.slots import free_slot, live_leases
-from truthloop.labeling.tasks import db_time
 from truthloop.storage.tables import (
     AnnotationRow,
     JobItemRow,

@@ -36,10 +36,10 @@ from truthloop.errors import InputError, LeaseExpired, NotFound, PermissionDenie
 from truthloop.labeling import slots
 from truthloop.labeling.answers import check_answer
 from truthloop.labeling.instructions import render_instructions
-from truthloop.labeling.jobs import JobStatus, TaskStatus, TaskType, job_for_worker
+from truthloop.labeling.jobs import JobStatus, TaskStatus, TaskType, db_time, job_for_worker
 from truthloop.labeling.results import Answer, finish_item
 from truthloop.storage.db import Database
-from truthloop.storage.tables import JobRow, TaskRow, utcnow
+from truthloop.storage.tables import JobRow, TaskRow
 
 MAX_CLIENT_ID_CHARS = 128
 
@@ -73,13 +73,6 @@ class SubmitResult:
     accepted: bool
     duplicate: bool
     item_done: bool
-
-
-def db_time(now: datetime | None) -> datetime:
-    """The database keeps naive UTC times."""
-    if now is None:
-        return utcnow()
-    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
 def next_task(

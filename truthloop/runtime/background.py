@@ -1,5 +1,6 @@
 """The background worker: it moves automated-labeling jobs on once people have labeled what was
-released to them (train, choose the threshold, machine-label, release the next batch).
+released to them (train, choose the threshold, machine-label, release the next batch), and
+closes the jobs whose tasks all expired untaken.
 
 Its state is the database's: each round it asks which jobs are due and runs their next
 iteration, so a restart resumes where it stopped, and an iteration interrupted before its commit
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from truthloop.labeling import close_expired_jobs
 from truthloop.labeling.autolabel import Iteration, advance
 from truthloop.labeling.jobs import JobStatus
 from truthloop.storage.project import Project
@@ -55,8 +57,12 @@ class BackgroundWorker:
     _retry_at: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     def run_once(self) -> list[tuple[int, Iteration]]:
-        """Run the next iteration of every job whose released batch people have finished; the
-        iterations run, by job id. A job that fails is logged and left for a later round."""
+        """Close the jobs whose tasks all expired untaken, and run the next iteration of every
+        automated-labeling job whose released batch people have finished; the iterations run,
+        by job id. A job that fails is logged and left for a later round."""
+        with self.project.session() as session:
+            for name in close_expired_jobs(session):
+                log.info("job %s: completed, its tasks' availability lifetime ran out", name)
         done = []
         for job_id in running_autolabel_jobs(self.project):
             retry = self._retry_at.get(job_id)
