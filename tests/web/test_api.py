@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from tests.web.conftest import page_csrf, sign_in
 from tests.web.portal import HEIGHT, PASSWORD, WIDTH, Portal
 from truthloop import labeling
+from truthloop.people.throttle import SignInThrottle
 from truthloop.web.app import create_app
 
 
@@ -110,6 +111,23 @@ def test_sign_in_sign_out_and_a_wrong_password(portal: Portal, client: TestClien
     assert client.get("/api/me").json()["username"] == "wendy"
     client.post("/logout", data={"csrf_token": token})
     assert client.get("/api/me").status_code == 401
+
+
+def test_repeated_wrong_passwords_make_sign_in_wait(portal: Portal, client: TestClient) -> None:
+    now = [0.0]
+    client.app.state.sign_in_throttle = SignInThrottle(clock=lambda: now[0])  # type: ignore[attr-defined]
+    token = page_csrf(client, "/login")
+    for _ in range(5):
+        wrong = client.post(
+            "/login", data={"username": "wendy", "password": "nope", "csrf_token": token}
+        )
+        assert wrong.status_code == 401
+    right = {"username": "wendy", "password": PASSWORD, "csrf_token": token}
+    held = client.post("/login", data=right)
+    assert held.status_code == 429 and held.headers["retry-after"] == "900"
+    assert "Too many failed sign-ins: try again in 15 minutes." in held.text
+    now[0] = 901.0
+    assert client.post("/login", data=right, follow_redirects=False).status_code == 303
 
 
 def test_sign_in_never_redirects_to_another_site(portal: Portal, client: TestClient) -> None:

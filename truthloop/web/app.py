@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
+from truthloop.people.throttle import SignInThrottle
 from truthloop.storage.project import Project
 from truthloop.web import handlers
 from truthloop.web.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, csrf_protect, secret_key
@@ -37,6 +38,7 @@ def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
         dependencies=[Depends(csrf_protect)],
     )
     app.state.project = project
+    app.state.sign_in_throttle = SignInThrottle()
     # Routes are tried in this order, so the workers' task API, which nearly every request
     # calls, comes first (no other route's path overlaps it).
     for router in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -9,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from truthloop import people
 from truthloop.errors import InputError
+from truthloop.people.throttle import SignInThrottle
 from truthloop.web.auth import sign_in, sign_out
 from truthloop.web.deps import OptionalUser, SessionDep
 from truthloop.web.templating import render
@@ -38,12 +40,25 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    user = people.authenticate(session, username.strip(), password)
+    name, address = username.strip(), request.client.host if request.client else None
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    wait = throttle.wait_s(name, address)
+    if wait > 0:
+        response = render(
+            request, "login.html", None, status_code=429, next=_local(next), username=username,
+            error="Too many failed sign-ins: try again in"
+            f" {math.ceil(wait / 60)} minute{'s' if wait > 60 else ''}.",
+        )
+        response.headers["retry-after"] = str(math.ceil(wait))
+        return response
+    user = people.authenticate(session, name, password)
     if user is None:
+        throttle.failed(name, address)
         return render(
             request, "login.html", None, status_code=401, next=_local(next),
             error="That user name and password do not match.", username=username,
         )
+    throttle.succeeded(name)
     sign_in(request, user)
     return RedirectResponse(_local(next), status_code=303)
 
