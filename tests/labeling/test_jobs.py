@@ -17,6 +17,7 @@ from truthloop.labeling import (
     jobs_for_worker,
     list_jobs,
     next_task,
+    progress,
     submit,
 )
 from truthloop.storage import datasets as store
@@ -164,7 +165,19 @@ def test_a_worker_sees_only_the_jobs_of_their_teams(sqlite_lab: Lab) -> None:
         assert (view.job_id, view.name) == (job, "pets-job")
         assert view.task_type is TaskType.CLASSIFICATION
         assert (view.waiting, view.mine_in_progress) == (ITEMS - 1, 1)
+        assert not view.waiting_more
         assert jobs_for_worker(session, sqlite_lab.users["mallory"]) == []
+
+
+def test_a_large_job_counts_what_waits_up_to_a_limit(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite and on PostgreSQL: "my jobs" never walks a whole large job."""
+    monkeypatch.setattr(progress, "WAITING_COUNTED", 3)
+    lab.job()
+    with lab.project.session() as session:
+        (view,) = jobs_for_worker(session, lab.users["alice"])
+    assert (view.waiting, view.waiting_more) == (3, True)
 
 
 def test_two_running_jobs_cannot_write_one_attribute(sqlite_lab: Lab) -> None:

@@ -44,14 +44,20 @@ class JobProgress:
 
 @dataclass(frozen=True, slots=True)
 class WorkerJobView:
-    """A job as a worker sees it: how many of its items they could take now, and how many
-    tasks they hold."""
+    """A job as a worker sees it: how many of its items they could take now (counted up to
+    WAITING_COUNTED; `waiting_more` says there are more), and how many tasks they hold."""
 
     job_id: int
     name: str
     task_type: TaskType
     waiting: int
     mine_in_progress: int
+    waiting_more: bool = False
+
+
+# Counting every item a worker could take walks the whole of a large job on each visit to
+# "my jobs"; past this many, the page says "1000+".
+WAITING_COUNTED = 1000
 
 
 def job_progress(session: Session, job_id: int, *, now: datetime | None = None) -> JobProgress:
@@ -120,15 +126,21 @@ def jobs_for_worker(
     ).all()
     views = []
     for job in jobs:
-        waiting = session.scalar(
-            select(func.count(TaskRow.item_id.distinct())).where(
-                free_slot(job.id, user_id, moment)
-            )
+        free_items = (
+            select(TaskRow.item_id)
+            .where(free_slot(job.id, user_id, moment))
+            .distinct()
+            .limit(WAITING_COUNTED + 1)
+            .subquery()
         )
+        waiting = session.scalar(select(func.count()).select_from(free_items)) or 0
         mine = session.scalar(
             select(func.count()).select_from(TaskRow).where(live_leases(job.id, user_id, moment))
         )
         views.append(
-            WorkerJobView(job.id, job.name, TaskType(job.task_type), waiting or 0, mine or 0)
+            WorkerJobView(
+                job.id, job.name, TaskType(job.task_type), min(waiting, WAITING_COUNTED),
+                mine or 0, waiting_more=waiting > WAITING_COUNTED,
+            )
         )
     return views

@@ -187,7 +187,8 @@ class WorkerJobPublic(BaseModel):
     job_id: int
     name: str
     task_type: TaskType
-    waiting: int
+    waiting: int = Field(description="Items you could take now, counted up to 1000.")
+    waiting_more: bool = Field(description="More than `waiting` items wait.")
     mine_in_progress: int
 
 
