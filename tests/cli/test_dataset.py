@@ -115,3 +115,18 @@ def test_hostile_names_are_printed_as_text_not_markup(tmp_path: Path) -> None:
 def test_a_command_without_a_project_says_how_to_make_one(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--home", str(tmp_path / "none"), "dataset", "list"])
     assert result.exit_code == 1 and "truthloop init" in result.stderr
+
+
+def test_import_coco_with_an_image_root(tmp_path: Path, pets: Path) -> None:
+    home = tmp_path / "home"
+    runner.invoke(app, ["init", str(home)])
+    coco = tmp_path / "annotations" / "instances.json"
+    coco.parent.mkdir()
+    coco.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "1.png", "width": 32, "height": 32}],
+        "annotations": [], "categories": [{"id": 1, "name": "cat"}],
+    }))
+    result = _run(home, "dataset", "import", "cats", str(coco), "--format", "coco",
+                  "--image-root", str(pets / "images"), "--verify-images", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["imported"] == 1

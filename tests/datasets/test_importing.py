@@ -213,3 +213,28 @@ def test_copy_puts_images_in_the_blob_store_and_an_abort_leaves_no_blob(
     with pytest.raises(ImportAborted):
         import_dataset(sqlite_project, "half", manifest, fmt="groundtruth", copy=True)
     assert len(sqlite_project.blobs.keys("images")) == 3
+
+
+def test_coco_in_its_own_layout_reads_images_from_the_image_root(
+    project: Project, pets: Path, tmp_path: Path
+) -> None:
+    """annotations/instances.json beside images/: file names are relative to --image-root,
+    which may then be read; any other format refuses an image root."""
+    (pets / "annotations").mkdir()
+    coco = pets / "annotations" / "instances.json"
+    coco.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "0.png", "width": 32, "height": 32}],
+        "annotations": [{"id": 7, "image_id": 1, "category_id": 3, "bbox": [5, 5, 20, 20]}],
+        "categories": [{"id": 3, "name": "dog"}],
+    }))
+    report = import_dataset(project, "pets", coco, fmt="coco", image_root=pets / "images",
+                            verify_images=True)
+    assert report.imported == 1
+    (record,) = _records(project, "pets")
+    assert record.uri == str((pets / "images" / "0.png").resolve())
+    with pytest.raises(ImportAborted, match="cannot read image"):
+        import_dataset(project, "pets-2", coco, fmt="coco", verify_images=True)
+    with pytest.raises(ImportAborted, match="an image root applies to COCO files, not to"):
+        import_dataset(project, "pets-3", pets / "output.manifest", fmt="groundtruth",
+                       image_root=pets / "images")
+    assert _counts(project)[1] == 1

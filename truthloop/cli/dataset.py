@@ -80,6 +80,10 @@ def import_(
     split: Annotated[
         Split | None, typer.Option(help="Put every imported item in this split.")
     ] = None,
+    image_root: Annotated[
+        Path | None,
+        typer.Option(help="COCO: the folder file names are relative to (default: the JSON's)."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Import SOURCE into dataset NAME."""
@@ -100,6 +104,7 @@ def import_(
                 allowed_roots=allow_root or (),
                 labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None,
                 split=split,
+                image_root=image_root,
                 progress=update,
             )
     if json_output:

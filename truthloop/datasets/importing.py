@@ -81,12 +81,18 @@ def import_dataset(
     allowed_roots: Sequence[Path] = (),
     labels: Sequence[str] | None = None,
     split: Split | None = None,
+    image_root: Path | str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Read `source` in format `fmt` into dataset `name` (created when it does not exist)."""
+    """Read `source` in format `fmt` into dataset `name` (created when it does not exist).
+
+    Images may be read from the folder of `source` (and below), the project home, the
+    project's and the given `allowed_roots`, and `image_root` (COCO: the folder its file names
+    are relative to, when not the JSON file's)."""
     check_dataset_name(name)
     source = Path(source).expanduser().resolve()
     base = source if source.is_dir() else source.parent
+    root = Path(image_root).expanduser().resolve() if image_root is not None else None
     importer = _Importer(
         project,
         on_error=on_error,
@@ -103,11 +109,13 @@ def import_dataset(
             on_error=importer.skip if on_error == "skip" else None,
             allowed_roots=(
                 base,
+                *((root,) if root else ()),
                 *project.allowed_roots,
                 *(Path(r).resolve() for r in allowed_roots),
             ),
             max_pixels=project.settings.max_image_pixels,
             max_bytes=project.settings.max_image_bytes,
+            image_root=root,
         )
         with project.session() as session, old_objects_frozen():
             report = importer.run(session, name, reader, progress)

@@ -69,15 +69,22 @@ def open_reader(
     allowed_roots: Sequence[Path] = (),
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    image_root: Path | None = None,
 ) -> Reader:
     """A reader of `source` in format `fmt` (one of READ_FORMATS).
 
     Local image references must resolve inside `allowed_roots`; when none are given, the folder
     holding `source` (or `source` itself, for a folder) is the only root. `label_attribute` only
-    applies to the manifest formats; the image limits only to formats that read image headers.
+    applies to the manifest formats; the image limits only to formats that read image headers;
+    `image_root` (the folder COCO's `file_name`s are relative to) only to COCO.
     """
     source = Path(source)
     _check_source(fmt, source)
+    if image_root is not None:
+        if fmt != "coco":
+            raise FormatError(f"an image root applies to COCO files, not to {fmt}")
+        if not image_root.is_dir():
+            raise FormatError("the image root is not a folder", path=str(image_root))
     roots = tuple(allowed_roots) or _default_roots(source)
     limits = {"max_pixels": max_pixels, "max_bytes": max_bytes}
     match fmt:
@@ -87,7 +94,9 @@ def open_reader(
                 source, label_attribute=label_attribute, on_error=on_error, allowed_roots=roots
             )
         case "coco":
-            return CocoReader(source, on_error=on_error, allowed_roots=roots)
+            return CocoReader(
+                source, on_error=on_error, allowed_roots=roots, image_root=image_root
+            )
         case "voc":
             return VocReader(source, on_error=on_error, allowed_roots=roots, **limits)
         case "yolo":

@@ -3,10 +3,11 @@
 
 COCO is one JSON document, so the reader loads it whole, but it yields one record per image.
 An image without annotations is read as labeled with no boxes. `file_name` is relative to the
-folder of the JSON file; when no file is there, a `coco_url` that is an `s3://` or `file://`
-URI is used instead (the writer puts images that lie outside that folder there). Other image
-keys (license, date_captured, http coco_url...) pass through in `ImageRecord.extra`. COCO has
-no image depth: records read back with depth 3.
+folder of the JSON file, or to `image_root` when given (COCO's own layout keeps
+`annotations/instances_train2017.json` beside `train2017/`); when no file is there, a
+`coco_url` that is an `s3://` or `file://` URI is used instead (the writer puts images that lie
+outside that folder there). Other image keys (license, date_captured, http coco_url...) pass
+through in `ImageRecord.extra`. COCO has no image depth: records read back with depth 3.
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ class CocoReader:
         *,
         on_error: ErrorHandler | None = None,
         allowed_roots: Sequence[Path] = (),
+        image_root: Path | None = None,
     ) -> None:
         self.path = Path(source)
         self.on_error = on_error
         self.label_set = LabelSet({})
         self.location = str(self.path)
-        self._resolve = LocalResolver(self.path.absolute().parent, allowed_roots)
+        base = image_root.absolute() if image_root else self.path.absolute().parent
+        self._resolve = LocalResolver(base, allowed_roots)
         self._categories: dict[int | str, str] = {}
 
     def _fail(self, error: InputError) -> None:
