@@ -116,3 +116,38 @@ def test_the_worker_closes_jobs_whose_tasks_expired(sqlite_project: Project) -> 
     assert BackgroundWorker(sqlite_project).run_once() == []
     with sqlite_project.session() as session:
         assert get_job(session, job).status == "completed"
+
+
+def test_the_background_process_ends_with_its_parent(sqlite_project: Project) -> None:
+    """However the parent ends (here SIGKILL, which leaves it no time to stop its children),
+    the background worker does not outlive it."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time; from truthloop.runtime.background import start_process;"
+         " print(start_process(interval_s=0.5).pid, flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "TRUTHLOOP_HOME": str(sqlite_project.home),
+             "TRUTHLOOP_DATABASE_URL": ""},
+    )
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    assert _alive(worker)
+    parent.kill()
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while _alive(worker):
+        assert time.monotonic() < deadline, "the background worker outlived its parent"
+        time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # An exited child of a dead parent is reaped by init; until then it is a zombie.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

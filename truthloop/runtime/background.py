@@ -90,18 +90,28 @@ class BackgroundWorker:
             stop.wait(self.interval_s)
 
 
-def run_from_environment(interval_s: float) -> None:
+def run_from_environment(interval_s: float, parent: int) -> None:
     """The background process's entry: the project that TRUTHLOOP_HOME and the other
-    TRUTHLOOP_ settings name, as `truthloop serve` sets them for its processes."""
+    TRUTHLOOP_ settings name, as `truthloop serve` sets them for its processes. It ends when
+    its parent does, however that ends (uvicorn re-raises the signal that stopped it, which
+    leaves the parent no time to stop its children), abandoning an iteration under way: that
+    one runs again whole next time."""
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with Project.open() as project:
         BackgroundWorker(project, interval_s=interval_s).run()
 
 
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def start_process(interval_s: float = 5.0) -> multiprocessing.process.BaseProcess:
     """The background worker in a new process (it reads the project from the environment)."""
     process = multiprocessing.get_context("spawn").Process(
-        target=run_from_environment, args=(interval_s,), name="truthloop-background",
+        target=run_from_environment, args=(interval_s, os.getpid()), name="truthloop-background",
         daemon=True,
     )
     process.start()
