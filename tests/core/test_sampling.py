@@ -69,10 +69,12 @@ def test_box_image_confidence_needs_every_kept_box_sure_and_nothing_missing() ->
     maybe_missed = Box("a", 40, 40, 10, 10, 0.3)
     noise = Box("c", 40, 0, 10, 10, 0.02)
     label, score = image_confidence(Boxes((sure, noise)))
-    assert label == Boxes((sure,)) and score == pytest.approx(0.97)
+    assert label == Boxes((sure,)) and score == pytest.approx(0.98**2)
     assert image_confidence(Boxes((sure, shaky)))[1] == pytest.approx(0.7)
-    # a low candidate that may be a missed object makes the whole image unsure
+    # a low candidate that may be a missed object makes the whole image unsure, more so than
+    # a kept box of the same doubt (one minus its confidence, squared)
     label, score = image_confidence(Boxes((sure, maybe_missed)))
-    assert label == Boxes((sure,)) and score == pytest.approx(0.7)
+    assert label == Boxes((sure,)) and score == pytest.approx(0.49)
+    assert score < image_confidence(Boxes((sure, Box("b", 20, 20, 10, 10, 0.7))))[1]
     # nothing at all looked like an object: sure there is none
     assert image_confidence(Boxes(())) == (Boxes(()), 1.0)

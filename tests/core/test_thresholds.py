@@ -10,6 +10,7 @@ from truthloop.core.thresholds import (
     choose_threshold,
     coverage,
     error_upper_bound,
+    worth_second_opinions,
 )
 
 
@@ -93,3 +94,35 @@ def test_coverage_reports_accuracy_and_bound() -> None:
 def test_bad_target_is_refused() -> None:
     with pytest.raises(ValueError, match="target accuracy"):
         choose_threshold([(0.9, True)], 1.0)
+
+
+def _validation(
+    right: int, disputed: int, confirmed_wrong: int = 0, score: float = 0.9
+) -> tuple[list[tuple[float, bool]], dict[int, float]]:
+    """Validation items all at `score`; the disputed ones are items 0.. as (id -> score)."""
+    scored = [(score, True)] * right + [(score, False)] * (disputed + confirmed_wrong)
+    return scored, {i: score for i in range(disputed)}
+
+
+def test_second_opinions_are_asked_where_they_could_lower_the_threshold() -> None:
+    # 5 of 100 disputed: nothing qualifies now; were the model right on them, all 100 would
+    scored, disputed = _validation(95, 5)
+    assert choose_threshold(scored) is None
+    assert worth_second_opinions(disputed, None, scored) == (0, 1, 2, 3, 4)
+
+
+def test_no_second_opinions_on_what_is_mostly_the_models_own_error() -> None:
+    scored, disputed = _validation(70, 30)  # more than a fifth: not people's slips
+    assert worth_second_opinions(disputed, None, scored) == ()
+
+
+def test_no_second_opinions_when_they_could_not_help() -> None:
+    # two errors that a second person already confirmed keep every threshold out of reach
+    scored, disputed = _validation(50, 1, confirmed_wrong=2)
+    assert worth_second_opinions(disputed, None, scored) == ()
+    # the threshold is already the lowest there is
+    scored = [(0.5, True)] * 100 + [(0.99, False)]
+    chosen = choose_threshold(scored)
+    assert chosen is not None and chosen.threshold == 0.5
+    assert worth_second_opinions({7: 0.99}, chosen, scored) == ()
+    assert worth_second_opinions({}, None, scored) == ()

@@ -26,6 +26,7 @@ from truthloop.core.types import (
 )
 from truthloop.errors import InputError
 from truthloop.labeling import JobSpec, TaskType, export_manifest, get_job
+from truthloop.labeling import autolabel_items as items
 from truthloop.labeling.autolabel import (
     AutoLabelSpec,
     Sampling,
@@ -178,6 +179,9 @@ def test_nothing_is_machine_labeled_when_no_threshold_qualifies(
     assert all(i.threshold is None for i in done)
     assert sum(i.human_labeled for i in done) == 200
     assert len(done) > 2 and all(i.model_version for i in done[:-1])
+    with sqlite_project.session() as session:
+        # the model disputes half of what people say: no second opinions on its own errors
+        assert len(session.scalars(select(SubmissionRow.id)).all()) == 200
 
 
 def test_budget_is_respected(sqlite_project: Project, tmp_path: Path) -> None:
@@ -225,9 +229,98 @@ def test_a_chained_job_labels_from_its_first_iteration(
     assert model is not None
     chained = AutoLabelSpec(batch_size=70, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
     job2 = create_autolabel_job(sqlite_project, _spec("job2", "second"), chained)
+    with sqlite_project.session() as session:
+        # the first release is the validation set alone: the initial model needs no batch
+        first_release = items.open_released(session, get_job(session, job2))
+    assert first_release == 60
     done = run_autolabel(sqlite_project, job2, crowd.work)
-    assert done[0].machine_labeled > 0
-    assert get_version(sqlite_project, done[0].model_version or "").parent == model
+    # Iteration 1 thresholds the initial model on those 60 and machine-labels the other 140
+    # (job 1's model guesses unseen images right at 0.6); nothing was trained for it.
+    assert [(i.human_labeled, i.machine_labeled) for i in done] == [(60, 140)]
+    assert done[0].model_version == model
+    assert done[0].threshold == pytest.approx(0.6)
+    machine = [(uri, v) for uri, src, v in _labels(sqlite_project, "job2") if src is Source.MODEL]
+    assert len(machine) == 140
+    assert all(second_half[uri] == Classification(v.label) for uri, v in machine)  # type: ignore[union-attr]
+
+
+def test_a_chained_job_trains_from_its_initial_model_after_iteration_1(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    """Images the initial model cannot tell apart go to people; the next iteration's model
+    is trained on them from the initial model."""
+    first_half = colour_images(tmp_path / "a", 120, seed=14)
+    second_half = colour_images(tmp_path / "b", 160, seed=15, separable=False)
+    colour_dataset(sqlite_project, "first", first_half)
+    colour_dataset(sqlite_project, "second", second_half)
+    crowd = _crowd(sqlite_project, {**first_half, **second_half})
+    terms = AutoLabelSpec(batch_size=40, validation_size=60, **FAKE)  # type: ignore[arg-type]
+    job1 = create_autolabel_job(sqlite_project, _spec("job1", "first"), terms)
+    run_autolabel(sqlite_project, job1, crowd.work)
+    with sqlite_project.session() as session:
+        terms_row = autolabel_terms(session, get_job(session, job1))
+        model = terms_row.latest_model if terms_row else None
+    chained = AutoLabelSpec(batch_size=40, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
+    job2 = create_autolabel_job(sqlite_project, _spec("job2", "second"), chained)
+    done = run_autolabel(sqlite_project, job2, crowd.work)
+    assert done[0].human_labeled == 60 and done[0].model_version == model
+    trained = [i.model_version for i in done if i.model_version != model]
+    assert trained and get_version(sqlite_project, trained[0] or "").parent == model
+    assert sum(i.human_labeled + i.machine_labeled for i in done) == 160
+
+
+def test_a_second_person_labels_validation_items_the_model_disputes(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    """w1 labels every image wrong (one in six: it has five colleagues); where the model
+    disagrees with w1 on a validation item, someone else labels it too, and the model that
+    agrees with them is counted right: the same model then machine-labels what it could not
+    before."""
+    first_half = colour_images(tmp_path / "a", 200, seed=16)
+    second_half = colour_images(tmp_path / "b", 200, seed=17)
+    colour_dataset(sqlite_project, "first", first_half)
+    colour_dataset(sqlite_project, "second", second_half)
+    truth = {**first_half, **second_half}
+    terms = AutoLabelSpec(batch_size=70, validation_size=60, **FAKE)  # type: ignore[arg-type]
+    job1 = create_autolabel_job(sqlite_project, _spec("job1", "first"), terms)
+    run_autolabel(sqlite_project, job1, _crowd(sqlite_project, truth).work)
+    with sqlite_project.session() as session:
+        terms_row = autolabel_terms(session, get_job(session, job1))
+        model = terms_row.latest_model if terms_row else None
+    sloppy = SimulatedWorkforce(
+        sqlite_project,
+        truth,
+        [
+            WorkerProfile("w1", class_error_rate=1.0),
+            *(WorkerProfile(f"w{n}", class_error_rate=0.0) for n in range(2, 7)),
+        ],
+        team="sim",
+    )
+    chained = AutoLabelSpec(batch_size=70, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
+    job2 = create_autolabel_job(sqlite_project, _spec("job2", "second"), chained)
+    done = run_autolabel(sqlite_project, job2, sloppy.work)
+
+    first, second = done
+    assert (first.human_labeled, first.machine_labeled, first.threshold) == (60, 0, None)
+    assert 0 < first.validation_accuracy < 1  # type: ignore[operator]
+    # the second round: second opinions on w1's ten, the same model, every validation item right
+    assert second.human_labeled == 0 and second.human_seconds > 0
+    assert second.model_version == model
+    assert (second.machine_labeled, second.validation_accuracy) == (140, 1.0)
+    with sqlite_project.session() as session:
+        answers = session.execute(
+            select(SubmissionRow.item_id, SubmissionRow.worker_id).where(
+                SubmissionRow.job_id == job2
+            )
+        ).all()
+    per_item: dict[int, list[int]] = {}
+    for item_id, worker in answers:
+        per_item.setdefault(item_id, []).append(worker)
+    twice = [workers for workers in per_item.values() if len(workers) > 1]
+    assert len(per_item) == 60 and len(twice) == 10
+    assert all(len(set(workers)) == 2 for workers in twice)  # never the same person twice
+    machine = [(uri, v) for uri, src, v in _labels(sqlite_project, "job2") if src is Source.MODEL]
+    assert all(second_half[uri] == Classification(v.label) for uri, v in machine)  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,14 @@
 For a class, it is the class's confidence. For boxes, the image is only as sure as its least
 sure part: every box it would keep (confidence at least `keep`) must be right, and every
 candidate below `keep` must really be nothing, or an object is missing. So the image's
-confidence is the smallest of the kept boxes' confidences and of one minus each dropped
-candidate's (the detector returns low-scoring candidates for this). An image with no
-candidates at all is as sure as it gets: nothing in it looked like an object.
+confidence is the smallest of the kept boxes' confidences and of (one minus each dropped
+candidate's) squared (the detector returns low-scoring candidates for this). Squared, because
+a missed object's peak is weak after calibration (often 0.05-0.2, as weak as a clutter
+shape's): of the images the built-in detector got wrong with the highest confidence, most
+had missed an object, so a dropped candidate counts for more than a kept box of the same
+doubt. The threshold is chosen on the validation set, so this only orders the images; on
+synthetic logos it let the same validation set certify a few points more of them. An image
+with no candidates at all is as sure as it gets: nothing in it looked like an object.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import replace
 from truthloop.core.types import Boxes, Classification, MultiLabel, Value
 
 KEEP = 0.5
+MISSING_POWER = 2
 
 
 def image_confidence(value: Value, *, keep: float = KEEP) -> tuple[Value, float]:
@@ -28,7 +34,7 @@ def image_confidence(value: Value, *, keep: float = KEEP) -> tuple[Value, float]
         case Boxes(boxes=boxes):
             scores = [1.0 if b.confidence is None else b.confidence for b in boxes]
             kept = tuple(b for b, s in zip(boxes, scores, strict=True) if s >= keep)
-            parts = [s if s >= keep else 1.0 - s for s in scores]
+            parts = [s if s >= keep else (1.0 - s) ** MISSING_POWER for s in scores]
             return replace(value, boxes=kept), min(parts, default=1.0)
     raise TypeError(f"a model does not predict {type(value).__name__}")
 

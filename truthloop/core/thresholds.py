@@ -11,13 +11,20 @@ The bound holds for one threshold fixed in advance; scanning every validation co
 keeping the lowest that qualifies chooses among many, so the stated confidence is a little
 optimistic. The one-sided 95 % bound is strict enough that the benchmark measures the machine
 labels against ground truth in every run to check it.
+
+The validation labels are people's, and people slip; `worth_second_opinions` says which items
+the model disputes are worth a second person's label before the threshold is chosen again.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 # Bisection steps for the bound itself: 2^-60 is far below any difference that matters.
 _STEPS = 60
@@ -124,3 +131,36 @@ def choose_threshold(
         if errors / n <= limit and bound_at_most(errors, n, limit, confidence):
             return coverage(score, scored, confidence)
     return None
+
+
+def worth_second_opinions(
+    disputed: Mapping[K, float],
+    chosen: Coverage | None,
+    scored: Sequence[tuple[float, bool]],
+    target_accuracy: float = 0.95,
+    confidence: float = 0.95,
+) -> tuple[K, ...]:
+    """The validation items where the model disagrees with the one person who labeled them
+    (`disputed`: item -> the model's confidence; among `scored` as wrong) that are worth a
+    second person's label: none unless the model being right on all of them would lower the
+    threshold (`chosen` is the one now), and only those at or above that lower threshold. Nor
+    when they are more than a fifth of the validation items there: people slip on about one
+    image in twenty, so most would be the model's own errors, which a second opinion would
+    only confirm."""
+    if not disputed:
+        return ()
+    wrong = Counter(score for score, right in scored if not right)
+    wrong.subtract(Counter(disputed.values()))
+    hopeful = choose_threshold(
+        [
+            *((score, True) for score, right in scored if right),
+            *((score, True) for score in disputed.values()),
+            *((score, False) for score, n in wrong.items() for _ in range(n)),
+        ],
+        target_accuracy,
+        confidence,
+    )
+    if hopeful is None or (chosen is not None and hopeful.threshold >= chosen.threshold):
+        return ()
+    asked = tuple(i for i, score in disputed.items() if score >= hopeful.threshold)
+    return asked if len(asked) * 5 <= hopeful.items else ()

@@ -6,7 +6,9 @@ Every item of the job gets its task slots when the job is created, as any job's 
 yet released has its slots' availability set in the past (`HELD`), so `next_task` never hands
 them out. Releasing a batch makes its slots available for the job's task lifetime and records
 the round in `job_items.batch`. An item the machine labels has its slots removed (no one ever
-leased them) and is done.
+leased them) and is done. A validation item can be reopened once for a second person's label
+(`ask_second_opinion`): a new slot, which the person who labeled it first is never handed, as
+a worker holds an item of a job once at most.
 """
 
 from __future__ import annotations
@@ -112,6 +114,49 @@ def unreleased(session: Session, job: JobRow) -> list[tuple[int, str]]:
     return [(i, uri) for i, uri in rows]
 
 
+def batch_items(session: Session, job: JobRow, batch: int) -> set[int]:
+    return set(
+        session.scalars(
+            select(JobItemRow.item_id).where(
+                JobItemRow.job_id == job.id, JobItemRow.batch == batch
+            )
+        )
+    )
+
+
+def ask_second_opinion(
+    session: Session, job: JobRow, item_ids: Sequence[int], now: datetime
+) -> None:
+    """Reopen `item_ids` (labeled by people already) for one more person's label."""
+    until = now + timedelta(seconds=job.task_lifetime_s)
+    for part in _chunks(list(item_ids)):
+        slots_now = dict(
+            session.execute(
+                select(TaskRow.item_id, func.max(TaskRow.slot))
+                .where(TaskRow.job_id == job.id, TaskRow.item_id.in_(part))
+                .group_by(TaskRow.item_id)
+            ).all()
+        )
+        session.execute(
+            insert(TaskRow),
+            [
+                {
+                    "job_id": job.id,
+                    "item_id": i,
+                    "slot": slots_now.get(i, -1) + 1,
+                    "status": TaskStatus.WAITING.value,
+                    "available_until": until,
+                }
+                for i in part
+            ],
+        )
+        session.execute(
+            update(JobItemRow)
+            .where(JobItemRow.job_id == job.id, JobItemRow.item_id.in_(part))
+            .values(status=JobItemStatus.OPEN.value, done_at=None)
+        )
+
+
 def validation_ids(session: Session, job: JobRow) -> set[int]:
     return set(
         session.scalars(
@@ -146,19 +191,18 @@ def human_labeled(session: Session, job: JobRow) -> list[LabeledItem]:
     ]
 
 
-def batch_work(session: Session, job: JobRow, batch: int) -> tuple[int, int, float]:
-    """Round `batch`'s items, the tasks people submitted for them, and their seconds."""
+def batch_work(
+    session: Session, job: JobRow, batch: int, since: datetime
+) -> tuple[int, int, float]:
+    """Round `batch`'s items, and the tasks people submitted in the round (released at
+    `since`: its batch and any second opinions) with their seconds."""
     items = session.scalar(
         select(func.count()).where(JobItemRow.job_id == job.id, JobItemRow.batch == batch)
     )
     tasks, seconds = session.execute(
-        select(func.count(), func.coalesce(func.sum(SubmissionRow.seconds), 0.0))
-        .join(
-            JobItemRow,
-            (JobItemRow.job_id == SubmissionRow.job_id)
-            & (JobItemRow.item_id == SubmissionRow.item_id),
+        select(func.count(), func.coalesce(func.sum(SubmissionRow.seconds), 0.0)).where(
+            SubmissionRow.job_id == job.id, SubmissionRow.submitted_at >= since
         )
-        .where(SubmissionRow.job_id == job.id, JobItemRow.batch == batch)
     ).one()
     return items or 0, tasks, float(seconds)
 

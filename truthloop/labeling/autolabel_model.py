@@ -26,6 +26,7 @@ from truthloop.ml.versions import (
     backend_kind,
     fetch_artifact,
     fresh_like,
+    load_model,
     params_json,
     save_artifact,
 )
@@ -131,6 +132,32 @@ def train(
         row.training_ended_at = row.updated_at = utcnow()
         name = row.name
     return Trained(name, model, seconds)
+
+
+def reuse(project: Project, name: str) -> Trained:
+    """The version `name` as it is, for a round with nothing new to train on."""
+    started = time.perf_counter()
+    version = get_version(project, name)
+    return Trained(version.name, load_model(project, version), time.perf_counter() - started)
+
+
+# The labels the last version asked gave, by item: a round that reuses the model of the round
+# before (after second opinions on the validation set) would otherwise predict the same images
+# again. One version at a time, per project, in this process.
+_LAST: dict[tuple[str, str], dict[int, Value]] = {}
+
+
+def predict_with(
+    project: Project, trained: Trained, items: Sequence[tuple[int, str]]
+) -> dict[int, Value]:
+    """`predict` for the version `trained`, reusing what it said before about the same items."""
+    key = (str(project.home), trained.version)
+    known = _LAST.get(key, {})
+    found = {i: known[i] for i, _ in items if i in known}
+    found.update(predict(project, trained.model, [x for x in items if x[0] not in known]))
+    _LAST.clear()
+    _LAST[key] = {**known, **found}
+    return found
 
 
 def predict(

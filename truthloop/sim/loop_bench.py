@@ -165,6 +165,7 @@ def _measure(
                 AnnotationRow.job_name == job.name,
                 AnnotationRow.attribute == job.label_attribute,
             )
+            .order_by(AnnotationRow.id)
         ).all()
         tasks, seconds = session.execute(
             select(func.count(), func.coalesce(func.sum(SubmissionRow.seconds), 0.0)).where(
@@ -182,7 +183,9 @@ def _measure(
     job_truth = [truth[uri] for uri in uris]
     counts = {"machine": [0, 0], "human": [0, 0]}
     ious: list[float] = []
-    for uri, source, kind, data in rows:
+    # An item a second person labeled (a disputed validation item) counts once, as labeled last.
+    latest = {uri: (uri, source, kind, data) for uri, source, kind, data in rows}
+    for uri, source, kind, data in latest.values():
         value = value_from_json(kind, data)
         who = "machine" if source == Source.MODEL else "human"
         counts[who][0] += 1
