@@ -379,31 +379,40 @@ def close_expired_jobs(session: Session, now: datetime | None = None) -> list[st
     stay unlabeled, as in a Ground Truth job whose tasks expired; the names of the jobs closed.
 
     Automated-labeling jobs are left to their iterations (their unreleased slots wait on
-    purpose)."""
+    purpose). Cheap to call often: a job's slots all become available when it is created, so
+    only a job older than its task lifetime has its slots looked at."""
     now = db_time(now)
+    automated = select(AutoLabelJobRow.job_id).where(AutoLabelJobRow.job_id == JobRow.id).exists()
+    running = session.scalars(
+        select(JobRow).where(JobRow.status == JobStatus.IN_PROGRESS, ~automated)
+    ).all()
+    expired = [
+        job
+        for job in running
+        if job.created_at + timedelta(seconds=job.task_lifetime_s) <= now
+        and not _workable(session, job.id, now)
+    ]
+    for job in expired:
+        job.status = JobStatus.COMPLETED.value
+        job.completed_at = now
+    return [job.name for job in expired]
+
+
+def _workable(session: Session, job_id: int, now: datetime) -> bool:
+    """Whether some slot of an open item of the job is still available, or under a lease."""
     task, job_item = TaskRow, JobItemRow
-    workable = (
+    return session.scalar(
         select(task.id)
         .join(job_item, (job_item.job_id == task.job_id) & (job_item.item_id == task.item_id))
         .where(
-            task.job_id == JobRow.id,
+            task.job_id == job_id,
             job_item.status == JobItemStatus.OPEN,
             task.status != TaskStatus.SUBMITTED,
             (task.available_until > now)
             | ((task.status == TaskStatus.LEASED) & (task.lease_expires_at > now)),
         )
-        .exists()
-    )
-    automated = select(AutoLabelJobRow.job_id).where(AutoLabelJobRow.job_id == JobRow.id).exists()
-    expired = list(
-        session.scalars(
-            select(JobRow).where(JobRow.status == JobStatus.IN_PROGRESS, ~workable, ~automated)
-        )
-    )
-    for job in expired:
-        job.status = JobStatus.COMPLETED.value
-        job.completed_at = now
-    return [job.name for job in expired]
+        .limit(1)
+    ) is not None
 
 
 def _job_for_worker_query(lock_worker: bool) -> Select[tuple[JobRow, str | None]]:
