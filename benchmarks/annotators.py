@@ -157,7 +157,10 @@ def server(
         child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
-        while log_path.read_text().count("Application startup complete") < workers:
+        # One uvicorn process says its app started a moment before it listens: wait for both.
+        while log_path.read_text().count("Application startup complete") < workers or not (
+            _listening(port)
+        ):
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
@@ -165,6 +168,14 @@ def server(
     finally:
         child.terminate()
         child.wait(timeout=60)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return False
+    return True
 
 
 class Tab:
