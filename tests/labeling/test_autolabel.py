@@ -94,6 +94,17 @@ def _crowd(project: Project, truth: dict[str, Value]) -> SimulatedWorkforce:
     )
 
 
+def _final_model(
+    project: Project, dataset: str, terms: AutoLabelSpec, crowd: SimulatedWorkforce
+) -> str | None:
+    """Run job "job1" on `dataset` to its end; the version of its last model."""
+    job = create_autolabel_job(project, _spec("job1", dataset), terms)
+    run_autolabel(project, job, crowd.work)
+    with project.session() as session:
+        row = autolabel_terms(session, get_job(session, job))
+        return row.latest_model if row else None
+
+
 def _labels(project: Project, job: str) -> list[tuple[str, Source, Value]]:
     with project.session() as session:
         rows = session.execute(
@@ -221,11 +232,7 @@ def test_a_chained_job_labels_from_its_first_iteration(
     colour_dataset(sqlite_project, "second", second_half)
     crowd = _crowd(sqlite_project, {**first_half, **second_half})
     terms = AutoLabelSpec(batch_size=70, validation_size=60, **FAKE)  # type: ignore[arg-type]
-    job1 = create_autolabel_job(sqlite_project, _spec("job1", "first"), terms)
-    run_autolabel(sqlite_project, job1, crowd.work)
-    with sqlite_project.session() as session:
-        terms_row = autolabel_terms(session, get_job(session, job1))
-        model = terms_row.latest_model if terms_row else None
+    model = _final_model(sqlite_project, "first", terms, crowd)
     assert model is not None
     chained = AutoLabelSpec(batch_size=70, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
     job2 = create_autolabel_job(sqlite_project, _spec("job2", "second"), chained)
@@ -255,11 +262,7 @@ def test_a_chained_job_trains_from_its_initial_model_after_iteration_1(
     colour_dataset(sqlite_project, "second", second_half)
     crowd = _crowd(sqlite_project, {**first_half, **second_half})
     terms = AutoLabelSpec(batch_size=40, validation_size=60, **FAKE)  # type: ignore[arg-type]
-    job1 = create_autolabel_job(sqlite_project, _spec("job1", "first"), terms)
-    run_autolabel(sqlite_project, job1, crowd.work)
-    with sqlite_project.session() as session:
-        terms_row = autolabel_terms(session, get_job(session, job1))
-        model = terms_row.latest_model if terms_row else None
+    model = _final_model(sqlite_project, "first", terms, crowd)
     chained = AutoLabelSpec(batch_size=40, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
     job2 = create_autolabel_job(sqlite_project, _spec("job2", "second"), chained)
     done = run_autolabel(sqlite_project, job2, crowd.work)

@@ -11,7 +11,7 @@ from truthloop.core.serialize import value_to_json
 from truthloop.core.types import Box, Boxes, Classification, MultiLabel, Split, Value, Verification
 from truthloop.errors import InputError
 from truthloop.labeling import JobProgress, JobSpec, SubmitResult, Subset, TaskType, TaskView
-from truthloop.labeling.autolabel import AutoLabelSpec, Iteration, Sampling
+from truthloop.labeling.autolabel import AutoLabelSpec, Sampling
 from truthloop.storage.tables import JobRow
 
 LabelName = Annotated[str, Field(min_length=1, max_length=256)]
@@ -329,28 +329,3 @@ class SubmitResultPublic(BaseModel):
     @classmethod
     def of(cls, result: SubmitResult) -> SubmitResultPublic:
         return cls.model_validate(result)
-
-
-class IterationPublic(BaseModel):
-    """One automated-labeling iteration (`truthloop job status --iterations`)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    number: int
-    human_labeled: int
-    machine_labeled: int
-    validation_items: int
-    threshold: float | None
-    validation_accuracy: float | None
-    accuracy_bound: float | None
-    mean_iou: float | None
-    model_version: str | None
-    human_seconds: float
-    compute_seconds: float
-    cost: float
-    elapsed_s: float
-    remaining: int
-
-    @classmethod
-    def of(cls, iteration: Iteration) -> IterationPublic:
-        return cls.model_validate(iteration)

@@ -10,11 +10,10 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from truthloop import labeling
-from truthloop.labeling.autolabel import create_autolabel_job, iterations
+from truthloop.labeling.autolabel import Iteration, create_autolabel_job, iterations
 from truthloop.storage.project import Project
 from truthloop.web.deps import CurrentUser, ProjectDep, RequireManager, SessionDep
 from truthloop.web.job_schemas import (
-    IterationPublic,
     JobCreate,
     JobProgressPublic,
     JobPublic,
@@ -56,10 +55,10 @@ def start_job(project: Project, body: JobCreate, created_by: int) -> int:
 
 
 @router.get("/jobs/{job_id}/iterations")
-def job_iterations(session: SessionDep, _: RequireManager, job_id: int) -> list[IterationPublic]:
+def job_iterations(session: SessionDep, _: RequireManager, job_id: int) -> list[Iteration]:
     """The automated-labeling iterations so far (none for a job without it)."""
     labeling.get_job(session, job_id)
-    return [IterationPublic.of(i) for i in iterations(session, job_id)]
+    return iterations(session, job_id)
 
 
 @router.get("/jobs/{job_id}")
