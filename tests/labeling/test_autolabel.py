@@ -4,13 +4,12 @@ chaining labels from the first iteration."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from sqlalchemy import select
 
+from tests.labeling.colours import FAKE, colour_dataset, colour_images, job_spec, workforce
 from truthloop.core.correctness import is_correct
 from truthloop.core.serialize import value_from_json
 from truthloop.core.types import (
@@ -49,56 +48,14 @@ from truthloop.storage.tables import (
     ItemRow,
     JobRow,
     SubmissionRow,
-    TeamRow,
 )
-
-FAKE = {"backend": "fake", "backend_params": {"task": "classification", "guess_confidence": 0.6}}
-
-
-def colour_images(folder: Path, n: int, *, seed: int, separable: bool = True) -> dict[str, Value]:
-    """Tiny images; "red" ones are reddish and "blue" bluish, unless not `separable`."""
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    truth: dict[str, Value] = {}
-    for i in range(n):
-        label = "red" if i % 2 else "blue"
-        reddish = label == "red" if separable else rng.random() < 0.5
-        colour = (200 + rng.randrange(50), rng.randrange(60), rng.randrange(60))
-        if not reddish:
-            colour = colour[::-1]
-        path = folder / f"{seed}-{i:04d}.png"
-        Image.new("RGB", (8, 8), colour).save(path)
-        truth[str(path)] = Classification(label)
-    return truth
-
-
-def colour_dataset(project: Project, name: str, truth: dict[str, Value]) -> None:
-    with project.session() as session:
-        if session.scalar(select(TeamRow.id).where(TeamRow.name == "sim")) is None:
-            add_team(session, "sim")
-        dataset = store.create_dataset(session, name, LabelSet.from_names(["red", "blue"]))
-        records = [ImageRecord(uri, ImageSize(8, 8)) for uri in truth]
-        store.insert_items(session, dataset.id, [store.NewItem(r) for r in records])
-
-
-def _spec(name: str, dataset: str = "colours", **terms: object) -> JobSpec:
-    return JobSpec(
-        name=name, dataset=dataset, task_type=TaskType.CLASSIFICATION, team="sim", **terms  # type: ignore[arg-type]
-    )
-
-
-def _crowd(project: Project, truth: dict[str, Value]) -> SimulatedWorkforce:
-    return SimulatedWorkforce(
-        project, truth, [WorkerProfile(name, class_error_rate=0.0) for name in ("w1", "w2")],
-        team="sim",
-    )
 
 
 def _final_model(
     project: Project, dataset: str, terms: AutoLabelSpec, crowd: SimulatedWorkforce
 ) -> str | None:
     """Run job "job1" on `dataset` to its end; the version of its last model."""
-    job = create_autolabel_job(project, _spec("job1", dataset), terms)
+    job = create_autolabel_job(project, job_spec("job1", dataset), terms)
     run_autolabel(project, job, crowd.work)
     with project.session() as session:
         row = autolabel_terms(session, get_job(session, job))
@@ -121,10 +78,10 @@ def test_the_loop_labels_everything_and_machine_labels_meet_the_threshold(
     """On SQLite and on PostgreSQL."""
     truth = colour_images(tmp_path / "img", 200, seed=1)
     colour_dataset(project, "colours", truth)
-    crowd = _crowd(project, truth)
+    crowd = workforce(project, truth)
     job = create_autolabel_job(
         project,
-        _spec("auto", price_per_task=0.1),
+        job_spec("auto", price_per_task=0.1),
         AutoLabelSpec(batch_size=70, validation_size=60, compute_price_per_hour=3.6, **FAKE),  # type: ignore[arg-type]
     )
     done = run_autolabel(project, job, crowd.work)
@@ -156,9 +113,9 @@ def test_the_loop_labels_everything_and_machine_labels_meet_the_threshold(
 def test_validation_items_are_never_trained_on(sqlite_project: Project, tmp_path: Path) -> None:
     truth = colour_images(tmp_path / "img", 120, seed=2)
     colour_dataset(sqlite_project, "colours", truth)
-    crowd = _crowd(sqlite_project, truth)
+    crowd = workforce(sqlite_project, truth)
     job = create_autolabel_job(
-        sqlite_project, _spec("auto"), AutoLabelSpec(batch_size=40, validation_size=30, **FAKE)  # type: ignore[arg-type]
+        sqlite_project, job_spec("auto"), AutoLabelSpec(batch_size=40, validation_size=30, **FAKE)  # type: ignore[arg-type]
     )
     crowd.work(job)
     first = advance(sqlite_project, job)
@@ -183,9 +140,9 @@ def test_nothing_is_machine_labeled_when_no_threshold_qualifies(
     truth = colour_images(tmp_path / "img", 200, seed=3, separable=False)
     colour_dataset(sqlite_project, "colours", truth)
     job = create_autolabel_job(
-        sqlite_project, _spec("auto"), AutoLabelSpec(batch_size=40, validation_size=60, **FAKE)  # type: ignore[arg-type]
+        sqlite_project, job_spec("auto"), AutoLabelSpec(batch_size=40, validation_size=60, **FAKE)  # type: ignore[arg-type]
     )
-    done = run_autolabel(sqlite_project, job, _crowd(sqlite_project, truth).work)
+    done = run_autolabel(sqlite_project, job, workforce(sqlite_project, truth).work)
     assert sum(i.machine_labeled for i in done) == 0
     assert all(i.threshold is None for i in done)
     assert sum(i.human_labeled for i in done) == 200
@@ -200,10 +157,10 @@ def test_budget_is_respected(sqlite_project: Project, tmp_path: Path) -> None:
     colour_dataset(sqlite_project, "colours", truth)
     job = create_autolabel_job(
         sqlite_project,
-        _spec("auto", price_per_task=1.0),
+        job_spec("auto", price_per_task=1.0),
         AutoLabelSpec(batch_size=40, validation_size=60, budget=55.0, **FAKE),  # type: ignore[arg-type]
     )
-    done = run_autolabel(sqlite_project, job, _crowd(sqlite_project, truth).work)
+    done = run_autolabel(sqlite_project, job, workforce(sqlite_project, truth).work)
     with sqlite_project.session() as session:
         tasks = len(session.scalars(select(SubmissionRow.id)).all())
         assert get_job(session, job).status == "stopped"
@@ -216,10 +173,10 @@ def test_random_sampling_is_the_control(sqlite_project: Project, tmp_path: Path)
     colour_dataset(sqlite_project, "colours", truth)
     job = create_autolabel_job(
         sqlite_project,
-        _spec("auto"),
+        job_spec("auto"),
         AutoLabelSpec(batch_size=70, validation_size=60, sampling=Sampling.RANDOM, **FAKE),  # type: ignore[arg-type]
     )
-    done = run_autolabel(sqlite_project, job, _crowd(sqlite_project, truth).work)
+    done = run_autolabel(sqlite_project, job, workforce(sqlite_project, truth).work)
     assert sum(i.human_labeled + i.machine_labeled for i in done) == 150
 
 
@@ -230,12 +187,12 @@ def test_a_chained_job_labels_from_its_first_iteration(
     second_half = colour_images(tmp_path / "b", 200, seed=7)
     colour_dataset(sqlite_project, "first", first_half)
     colour_dataset(sqlite_project, "second", second_half)
-    crowd = _crowd(sqlite_project, {**first_half, **second_half})
+    crowd = workforce(sqlite_project, {**first_half, **second_half})
     terms = AutoLabelSpec(batch_size=70, validation_size=60, **FAKE)  # type: ignore[arg-type]
     model = _final_model(sqlite_project, "first", terms, crowd)
     assert model is not None
     chained = AutoLabelSpec(batch_size=70, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
-    job2 = create_autolabel_job(sqlite_project, _spec("job2", "second"), chained)
+    job2 = create_autolabel_job(sqlite_project, job_spec("job2", "second"), chained)
     with sqlite_project.session() as session:
         # the first release is the validation set alone: the initial model needs no batch
         first_release = items.open_released(session, get_job(session, job2))
@@ -260,11 +217,11 @@ def test_a_chained_job_trains_from_its_initial_model_after_iteration_1(
     second_half = colour_images(tmp_path / "b", 160, seed=15, separable=False)
     colour_dataset(sqlite_project, "first", first_half)
     colour_dataset(sqlite_project, "second", second_half)
-    crowd = _crowd(sqlite_project, {**first_half, **second_half})
+    crowd = workforce(sqlite_project, {**first_half, **second_half})
     terms = AutoLabelSpec(batch_size=40, validation_size=60, **FAKE)  # type: ignore[arg-type]
     model = _final_model(sqlite_project, "first", terms, crowd)
     chained = AutoLabelSpec(batch_size=40, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
-    job2 = create_autolabel_job(sqlite_project, _spec("job2", "second"), chained)
+    job2 = create_autolabel_job(sqlite_project, job_spec("job2", "second"), chained)
     done = run_autolabel(sqlite_project, job2, crowd.work)
     assert done[0].human_labeled == 60 and done[0].model_version == model
     trained = [i.model_version for i in done if i.model_version != model]
@@ -285,8 +242,8 @@ def test_a_second_person_labels_validation_items_the_model_disputes(
     colour_dataset(sqlite_project, "second", second_half)
     truth = {**first_half, **second_half}
     terms = AutoLabelSpec(batch_size=70, validation_size=60, **FAKE)  # type: ignore[arg-type]
-    job1 = create_autolabel_job(sqlite_project, _spec("job1", "first"), terms)
-    run_autolabel(sqlite_project, job1, _crowd(sqlite_project, truth).work)
+    job1 = create_autolabel_job(sqlite_project, job_spec("job1", "first"), terms)
+    run_autolabel(sqlite_project, job1, workforce(sqlite_project, truth).work)
     with sqlite_project.session() as session:
         terms_row = autolabel_terms(session, get_job(session, job1))
         model = terms_row.latest_model if terms_row else None
@@ -300,7 +257,7 @@ def test_a_second_person_labels_validation_items_the_model_disputes(
         team="sim",
     )
     chained = AutoLabelSpec(batch_size=70, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
-    job2 = create_autolabel_job(sqlite_project, _spec("job2", "second"), chained)
+    job2 = create_autolabel_job(sqlite_project, job_spec("job2", "second"), chained)
     done = run_autolabel(sqlite_project, job2, sloppy.work)
 
     first, second = done
@@ -341,17 +298,17 @@ def test_bad_terms_are_refused_and_nothing_is_stored(
     sqlite_project: Project, tmp_path: Path, terms: AutoLabelSpec, message: str
 ) -> None:
     colour_dataset(sqlite_project, "colours", colour_images(tmp_path / "img", 4, seed=8))
-    _crowd(sqlite_project, {})
+    workforce(sqlite_project, {})
     with pytest.raises(InputError, match=message):
-        create_autolabel_job(sqlite_project, _spec("auto"), terms)
+        create_autolabel_job(sqlite_project, job_spec("auto"), terms)
     with sqlite_project.session() as session:
         assert session.scalar(select(AnnotationRow.id)) is None
 
 
 def test_a_verification_job_cannot_autolabel(sqlite_project: Project, tmp_path: Path) -> None:
     colour_dataset(sqlite_project, "colours", colour_images(tmp_path / "img", 4, seed=9))
-    _crowd(sqlite_project, {})
-    spec = _spec("auto", proposals="x")
+    workforce(sqlite_project, {})
+    spec = job_spec("auto", proposals="x")
     with pytest.raises(InputError, match="automated labeling works for"):
         create_autolabel_job(
             sqlite_project,
@@ -364,9 +321,9 @@ def test_advance_on_a_plain_job_is_an_error(sqlite_project: Project, tmp_path: P
     from truthloop.labeling import create_job
 
     colour_dataset(sqlite_project, "colours", colour_images(tmp_path / "img", 4, seed=10))
-    _crowd(sqlite_project, {})
+    workforce(sqlite_project, {})
     with sqlite_project.session() as session:
-        create_job(session, _spec("plain"))
+        create_job(session, job_spec("plain"))
     with pytest.raises(InputError, match="automated labeling on"):
         advance(sqlite_project, "plain")
 
@@ -376,10 +333,10 @@ def test_advance_waits_for_people(sqlite_project: Project, tmp_path: Path) -> No
     colour_dataset(sqlite_project, "colours", truth)
     job = create_autolabel_job(
         sqlite_project,
-        _spec("auto"),
+        job_spec("auto"),
         AutoLabelSpec(batch_size=30, validation_size=30, **FAKE),  # type: ignore[arg-type]
     )
-    crowd = _crowd(sqlite_project, truth)
+    crowd = workforce(sqlite_project, truth)
     crowd.work(job, max_tasks=59)
     assert advance(sqlite_project, job) is None
     assert crowd.work(job).tasks == 1  # only the released batch is handed out

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.labeling.colours import FAKE, colour_dataset, colour_images, job_spec, workforce
 from tests.labeling.conftest import seed
-from tests.labeling.test_autolabel import FAKE, _crowd, _spec, colour_dataset, colour_images
 from tests.services import free_port
 from truthloop import labeling
 from truthloop.cli.main import app
@@ -30,7 +30,7 @@ TERMS = AutoLabelSpec(batch_size=30, validation_size=60, **FAKE)  # type: ignore
 def _job(project: Project, folder: Path, images: int = 200) -> tuple[int, object]:
     truth = colour_images(folder, images, seed=3)
     colour_dataset(project, "colours", truth)
-    return create_autolabel_job(project, _spec("auto"), TERMS), _crowd(project, truth)
+    return create_autolabel_job(project, job_spec("auto"), TERMS), workforce(project, truth)
 
 
 def test_the_worker_runs_each_iteration_once_people_are_done(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.labeling.test_autolabel import FAKE, colour_dataset, colour_images
+from tests.labeling.colours import FAKE, colour_dataset, colour_images
 from tests.web.portal import Portal
 from tests.web.test_browser import sign_in
 from truthloop.labeling import JobSpec, TaskType
