@@ -101,7 +101,7 @@ def create(
     ] = 0.95,
     initial_model: Annotated[
         str | None,
-        typer.Option(help="Model version to start from (job chaining), e.g. pets:3.",
+        typer.Option(help="Model version to start from (job chaining), e.g. logos.v1.",
                      rich_help_panel=AUTO),
     ] = None,
     batch_size: Annotated[
