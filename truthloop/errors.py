@@ -95,6 +95,16 @@ class InputError(TruthloopError):
     def _render(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keeps the parts apart across processes (an import reads in a child process).
+        return (_located, (type(self), self.message, self.path, self.line))
+
+
+def _located(
+    kind: type[InputError], message: str, path: str | None, line: int | None
+) -> InputError:
+    return kind(message, path=path, line=line)
+
 
 class FormatError(InputError):
     pass

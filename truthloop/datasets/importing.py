@@ -9,7 +9,7 @@ blob store; they are opened only when `verify_images` (or `copy`) asks for it.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -17,25 +17,16 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from truthloop import formats
-from truthloop.core.geometry import clip, inside
 from truthloop.core.names import name_problem
-from truthloop.core.types import Annotation, Boxes, ImageRecord, LabelSet, Split
+from truthloop.core.types import ImageRecord, LabelSet, Split
+from truthloop.datasets import reading
 from truthloop.datasets.bulk import old_objects_frozen
-from truthloop.errors import (
-    BoxOutsideImage,
-    DuplicateImage,
-    ImageError,
-    ImportAborted,
-    InputError,
-    InvalidName,
-    UnknownLabel,
-)
+from truthloop.errors import DuplicateImage, ImageError, ImportAborted, InputError, InvalidName
 from truthloop.formats.images import probe
 from truthloop.storage import datasets as store
 from truthloop.storage.project import Project
 
 OnError = Literal["abort", "skip"]
-BATCH = 2000
 
 
 @dataclass
@@ -82,204 +73,173 @@ def import_dataset(
     labels: Sequence[str] | None = None,
     split: Split | None = None,
     image_root: Path | str | None = None,
+    read_in_child: bool | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Read `source` in format `fmt` into dataset `name` (created when it does not exist).
 
     Images may be read from the folder of `source` (and below), the project home, the
     project's and the given `allowed_roots`, and `image_root` (COCO: the folder its file names
-    are relative to, when not the JSON file's)."""
+    are relative to, when not the JSON file's). `read_in_child` reads the source in a child
+    process while this one stores; by default, for files of 32 MiB and more when no image is
+    opened (`verify_images`, `copy`)."""
     check_dataset_name(name)
     source = Path(source).expanduser().resolve()
     base = source if source.is_dir() else source.parent
     root = Path(image_root).expanduser().resolve() if image_root is not None else None
-    importer = _Importer(
-        project,
-        on_error=on_error,
-        copy=copy,
-        verify=verify_images or copy,
+    spec = reading.SourceSpec(
+        fmt,
+        source,
+        label_attribute,
+        allowed_roots=(
+            base,
+            *((root,) if root else ()),
+            *project.allowed_roots,
+            *(Path(r).resolve() for r in allowed_roots),
+        ),
+        max_pixels=project.settings.max_image_pixels,
+        max_bytes=project.settings.max_image_bytes,
+        image_root=root,
+    )
+    rules = reading.Rules(
+        skip_errors=on_error == "skip",
+        dialect=project.db.dialect,
         fixed_labels=LabelSet.from_names(labels) if labels is not None else None,
         split=split,
     )
+    images = _Images(project, copy) if verify_images or copy else None
+    if read_in_child is None:
+        read_in_child = images is None and reading.worth_a_child(spec)
+    if read_in_child and images is not None:
+        raise ValueError(
+            "images are opened in the importing process: read_in_child needs neither"
+            " verify_images nor copy"
+        )
+    importer = _Importer(on_error=on_error)
     try:
-        reader = formats.open_reader(
-            fmt,
-            source,
-            label_attribute=label_attribute,
-            on_error=importer.skip if on_error == "skip" else None,
-            allowed_roots=(
-                base,
-                *((root,) if root else ()),
-                *project.allowed_roots,
-                *(Path(r).resolve() for r in allowed_roots),
-            ),
-            max_pixels=project.settings.max_image_pixels,
-            max_bytes=project.settings.max_image_bytes,
-            image_root=root,
+        batches = (
+            reading.read_in_child(spec, rules)
+            if read_in_child
+            else iter(reading.BatchReader(spec, rules, images.check if images else None))
         )
         with project.session() as session, old_objects_frozen():
-            report = importer.run(session, name, reader, progress)
+            report = importer.run(session, name, batches, rules.fixed_labels, progress)
+        if images is not None:
+            report.copied = len(images.new_blobs)
     except InputError as error:
-        importer.forget_copies()
+        if images is not None:
+            images.forget_copies()
         raise ImportAborted(error) from error
     except BaseException:
-        importer.forget_copies()
+        if images is not None:
+            images.forget_copies()
         raise
     return report
 
 
 class _Importer:
-    def __init__(
-        self,
-        project: Project,
-        *,
-        on_error: OnError,
-        copy: bool,
-        verify: bool,
-        fixed_labels: LabelSet | None,
-        split: Split | None,
-    ):
-        self.project = project
+    """Stores the batches read, refusing images the dataset already holds."""
+
+    def __init__(self, *, on_error: OnError):
         self.on_error = on_error
-        self.copy = copy
-        self.verify = verify
-        self.fixed_labels = fixed_labels
-        self.split = split
         self.errors: list[str] = []
         self.warnings: list[str] = []
-        self.new_blobs: list[str] = []
-
-    def skip(self, error: InputError) -> None:
-        self.errors.append(str(error))
 
     def fail(self, error: InputError) -> None:
         if self.on_error == "abort":
             raise error
-        self.skip(error)
+        self.errors.append(str(error))
 
     def run(
         self,
         session: Session,
         name: str,
-        reader: formats.Reader,
+        batches: Iterator[reading.Batch],
+        fixed_labels: LabelSet | None,
         progress: Callable[[int], None] | None,
     ) -> ImportReport:
         dataset = store.find_dataset(session, name)
         created = dataset is None
         if dataset is None:
-            dataset = store.create_dataset(session, name, self.fixed_labels or LabelSet({}))
+            dataset = store.create_dataset(session, name, fixed_labels or LabelSet({}))
         report = ImportReport(dataset=name, created=created)
-        batch: list[store.NewItem] = []
-        batch_uris: set[str] = set()
-        batch_hashes: dict[str, str] = {}
-        seen = 0
-        for record in reader:
-            seen += 1
-            try:
-                item = self.prepare(record)
-                if item.record.uri in batch_uris:
-                    raise DuplicateImage(f"image {item.record.uri} appears twice")
-                if item.content_hash and item.content_hash in batch_hashes:
-                    raise DuplicateImage(
-                        f"image {item.record.uri} has the same content as"
-                        f" {batch_hashes[item.content_hash]}"
-                    )
-            except InputError as error:
-                where = getattr(reader, "location", None) or f"{reader_name(reader)} record {seen}"
-                self.fail(error.at(where))
-                continue
-            batch.append(item)
-            batch_uris.add(item.record.uri)
-            if item.content_hash:
-                batch_hashes[item.content_hash] = item.record.uri
-            if len(batch) >= BATCH:
-                report.imported += self.flush(session, dataset.id, batch)
-                batch, batch_uris, batch_hashes = [], set(), {}
+        found = LabelSet({})
+        for batch in batches:
+            self.errors.extend(batch.errors)
+            self.warnings.extend(batch.warnings)
+            report.imported += self.flush(session, dataset.id, batch.rows)
+            if batch.label_set is not None:
+                found = batch.label_set
             if progress:
-                progress(seen)
-        report.imported += self.flush(session, dataset.id, batch)
-        found = reader.label_set
-        if self.fixed_labels is not None:
-            found = self.fixed_labels
-        store.save_label_set(session, dataset, found)
+                progress(batch.seen)
+        store.save_label_set(session, dataset, fixed_labels or found)
         report.labels = store.label_set_of(session, dataset).names
         report.skipped = self.errors
         report.warnings = self.warnings
-        report.copied = len(self.new_blobs)
-        if progress:
-            progress(seen)
         return report
 
-    def prepare(self, record: ImageRecord) -> store.NewItem:
-        if self.fixed_labels is not None:
-            unknown = sorted(record.labels() - set(self.fixed_labels.names))
-            if unknown:
-                raise UnknownLabel(
-                    f"label {', '.join(map(repr, unknown))} is not in the label set"
-                    f" {list(self.fixed_labels.names)}"
+    def flush(self, session: Session, dataset_id: int, batch: list[store.ItemRows]) -> int:
+        """Store a batch, refusing images the dataset already holds (same URI or content)."""
+        if not batch:
+            return 0
+        try:
+            store.store_rows(session, dataset_id, batch)
+            return len(batch)
+        except store.Conflict:
+            pass  # some image is already stored: find which, refuse those, store the rest
+        known = store.known_uris(session, dataset_id, (it.uri for it in batch))
+        hashes = store.known_hashes(
+            session, dataset_id, (it.content_hash for it in batch if it.content_hash)
+        )
+        keep: list[store.ItemRows] = []
+        for it in batch:
+            if it.uri in known:
+                self.fail(DuplicateImage(f"image {it.uri} is already in the dataset"))
+            elif it.content_hash in hashes:
+                self.fail(
+                    DuplicateImage(
+                        f"image {it.uri} has the same content as {hashes[it.content_hash]},"
+                        " already in the dataset"
+                    )
                 )
-        content_hash = None
-        if self.verify:
-            try:
-                data = self.project.read_bytes(record.uri)
-            except OSError as error:
-                raise ImageError(f"cannot read image {record.uri}: {error}") from error
-            info = probe(
-                data,
-                verify=True,
-                max_pixels=self.project.settings.max_image_pixels,
-                max_bytes=self.project.settings.max_image_bytes,
-            )
-            content_hash = info.sha256
-            if record.size and (record.size.width, record.size.height) != (
-                info.size.width,
-                info.size.height,
-            ):
-                self.warnings.append(
-                    f"{record.uri}: the file is {info.size.width}x{info.size.height}, the"
-                    f" annotation said {record.size.width}x{record.size.height}; using the file's"
-                )
-            record = replace(record, size=info.size)
-            if self.copy:
-                record = replace(record, uri=self.copy_blob(record.uri, data, info))
-        record = self.clip_boxes(record)
-        if self.split is not None:
-            record = replace(record, split=self.split)
-        return store.NewItem(record, content_hash)
+            else:
+                keep.append(it)
+        store.store_rows(session, dataset_id, keep)
+        return len(keep)
 
-    def clip_boxes(self, record: ImageRecord) -> ImageRecord:
-        size = record.size
-        if size is None or all(
-            inside(box, size)
-            for a in record.annotations
-            if isinstance(a.value, Boxes)
-            for box in a.value.boxes
+
+class _Images:
+    """Opens each image a record names (--verify-images): its true size and content hash;
+    with --copy, also stores it in the project's blob store."""
+
+    def __init__(self, project: Project, copy: bool):
+        self.project = project
+        self.copy = copy
+        self.new_blobs: list[str] = []
+
+    def check(self, record: ImageRecord, warnings: list[str]) -> tuple[ImageRecord, str | None]:
+        try:
+            data = self.project.read_bytes(record.uri)
+        except OSError as error:
+            raise ImageError(f"cannot read image {record.uri}: {error}") from error
+        info = probe(
+            data,
+            verify=True,
+            max_pixels=self.project.settings.max_image_pixels,
+            max_bytes=self.project.settings.max_image_bytes,
+        )
+        if record.size and (record.size.width, record.size.height) != (
+            info.size.width,
+            info.size.height,
         ):
-            return record
-        annotations: list[Annotation] = []
-        for annotation in record.annotations:
-            if not isinstance(annotation.value, Boxes):
-                annotations.append(annotation)
-                continue
-            boxes = []
-            for box in annotation.value.boxes:
-                clipped = clip(box, record.size)
-                if clipped is None:
-                    raise BoxOutsideImage(
-                        f"box {box.label!r} at left={box.left}, top={box.top},"
-                        f" width={box.width}, height={box.height} lies outside the"
-                        f" {record.size.width}x{record.size.height} image {record.uri}"
-                    )
-                if clipped is not box:
-                    self.warnings.append(
-                        f"{record.uri}: box {box.label!r} clipped to the image"
-                        f" ({box.left},{box.top},{box.width},{box.height} ->"
-                        f" {clipped.left},{clipped.top},{clipped.width},{clipped.height})"
-                    )
-                boxes.append(clipped)
-            value = replace(annotation.value, boxes=tuple(boxes))
-            annotations.append(replace(annotation, value=value))
-        return replace(record, annotations=tuple(annotations))
+            warnings.append(
+                f"{record.uri}: the file is {info.size.width}x{info.size.height}, the"
+                f" annotation said {record.size.width}x{record.size.height}; using the file's"
+            )
+        record = replace(record, size=info.size)
+        if self.copy:
+            record = replace(record, uri=self.copy_blob(record.uri, data, info))
+        return record, info.sha256
 
     def copy_blob(self, uri: str, data: bytes, info: formats.images.ImageInfo) -> str:
         ext = posixpath.splitext(uri)[1].lower() or f".{info.format.lower()}"
@@ -289,41 +249,8 @@ class _Importer:
             self.new_blobs.append(key)
         return self.project.blobs.uri(key)
 
-    def flush(self, session: Session, dataset_id: int, batch: list[store.NewItem]) -> int:
-        """Store a batch, refusing images the dataset already holds (same URI or content)."""
-        if not batch:
-            return 0
-        try:
-            store.insert_items(session, dataset_id, batch)
-            return len(batch)
-        except store.Conflict:
-            pass  # some image is already stored: find which, refuse those, store the rest
-        known = store.known_uris(session, dataset_id, (it.record.uri for it in batch))
-        hashes = store.known_hashes(
-            session, dataset_id, (it.content_hash for it in batch if it.content_hash)
-        )
-        keep: list[store.NewItem] = []
-        for it in batch:
-            if it.record.uri in known:
-                self.fail(DuplicateImage(f"image {it.record.uri} is already in the dataset"))
-            elif it.content_hash in hashes:
-                self.fail(
-                    DuplicateImage(
-                        f"image {it.record.uri} has the same content as {hashes[it.content_hash]},"
-                        " already in the dataset"
-                    )
-                )
-            else:
-                keep.append(it)
-        store.insert_items(session, dataset_id, keep)
-        return len(keep)
-
     def forget_copies(self) -> None:
         """An aborted import leaves no blobs behind that nothing refers to."""
         for key in self.new_blobs:
             self.project.blobs.delete(key)
         self.new_blobs.clear()
-
-
-def reader_name(reader: object) -> str:
-    return str(getattr(reader, "path", "") or type(reader).__name__)

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from sqlalchemy import Connection, Row, delete, func, select
@@ -166,18 +166,65 @@ ANNOTATION_COLUMNS = (
 )
 
 
+class ItemRows(NamedTuple):
+    """An item and its annotations in the form of their rows, less what storing adds (ids and
+    the time stored): cheap to build, to pass between processes, and to store in bulk."""
+
+    item: tuple[object, ...]  # ITEM_COLUMNS[2:-1]
+    annotations: tuple[tuple[object, ...], ...]  # ANNOTATION_COLUMNS[1:]
+
+    @property
+    def uri(self) -> str:
+        return str(self.item[0])
+
+    @property
+    def content_hash(self) -> str | None:
+        return self.item[4]  # type: ignore[return-value]
+
+
+Stamp = Callable[[datetime | None], object]
+
+
+def time_stamp(dialect: str) -> Stamp:
+    """How times go into rows for `dialect`: SQLite stores text, PostgreSQL takes datetimes."""
+    return _sqlite_time if dialect == "sqlite" else _as_is
+
+
+def item_rows(item: NewItem, stamp: Stamp) -> ItemRows:
+    record, size = item.record, item.record.size
+    return ItemRows(
+        (
+            record.uri,
+            size.width if size else None,
+            size.height if size else None,
+            size.depth if size else None,
+            item.content_hash,
+            (record.split or Split.UNASSIGNED).value,
+            json_text(record.extra),
+        ),
+        tuple(annotation_values(annotation, stamp) for annotation in record.annotations),
+    )
+
+
 def insert_items(session: Session, dataset_id: int, items: Sequence[NewItem]) -> list[int]:
-    """Store items and their annotations in bulk; returns the new item ids in order.
+    """Store items and their annotations in bulk; returns the new item ids in order."""
+    stamp = time_stamp(session.connection().dialect.name)
+    return store_rows(session, dataset_id, [item_rows(item, stamp) for item in items])
+
+
+def store_rows(session: Session, dataset_id: int, items: Sequence[ItemRows]) -> list[int]:
+    """Store items given as rows (`item_rows`); returns the new item ids in order.
 
     Imports write millions of rows, so this goes below the ORM: ids are allocated up front,
     then rows go in by `executemany` (SQLite) or `COPY` (PostgreSQL), inside the caller's
-    transaction.
+    transaction. A unique constraint broken (the same image twice) raises Conflict and leaves
+    nothing of the batch stored.
     """
     if not items:
         return []
     try:
         with session.begin_nested():
-            return _insert_items(session.connection(), dataset_id, items)
+            return _store_rows(session.connection(), dataset_id, items)
     except (IntegrityError, DBAPIError, sqlite3.IntegrityError, psycopg.IntegrityError) as error:
         raise Conflict(str(error).splitlines()[0]) from error
 
@@ -186,29 +233,16 @@ class Conflict(Exception):
     """A row broke a unique constraint (the same image twice); nothing of the batch was stored."""
 
 
-def _insert_items(connection: Connection, dataset_id: int, items: Sequence[NewItem]) -> list[int]:
+def _store_rows(connection: Connection, dataset_id: int, items: Sequence[ItemRows]) -> list[int]:
     ids = _allocate_item_ids(connection, len(items))
-    stamp = _sqlite_time if connection.dialect.name == "sqlite" else _as_is
-    now = stamp(utcnow())
+    now = time_stamp(connection.dialect.name)(utcnow())
     item_rows = [
-        (
-            item_id,
-            dataset_id,
-            it.record.uri,
-            it.record.size.width if it.record.size else None,
-            it.record.size.height if it.record.size else None,
-            it.record.size.depth if it.record.size else None,
-            it.content_hash,
-            (it.record.split or Split.UNASSIGNED).value,
-            json_text(it.record.extra),
-            now,
-        )
-        for item_id, it in zip(ids, items, strict=True)
+        (item_id, dataset_id, *it.item, now) for item_id, it in zip(ids, items, strict=True)
     ]
     annotation_rows = [
-        annotation_values(item_id, annotation, stamp)
+        (item_id, *annotation)
         for item_id, it in zip(ids, items, strict=True)
-        for annotation in it.record.annotations
+        for annotation in it.annotations
     ]
     if connection.dialect.name == "postgresql":
         _copy_rows(connection, "items", ITEM_COLUMNS, item_rows)
@@ -271,11 +305,9 @@ def _as_is(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def annotation_values(
-    item_id: int, annotation: Annotation, stamp: Callable[[datetime | None], object]
-) -> tuple[object, ...]:
+def annotation_values(annotation: Annotation, stamp: Stamp) -> tuple[object, ...]:
+    """An annotation's row less its item id (`ANNOTATION_COLUMNS[1:]`)."""
     return (
-        item_id,
         annotation.kind.value,
         annotation.attribute,
         json_text(value_to_json(annotation.value)),

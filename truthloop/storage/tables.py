@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -92,8 +93,16 @@ class ItemRow(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("dataset_id", "uri", name="uq_items_dataset_uri"),
-        # NULL hashes (images not read yet) never collide; equal ones are the same image.
-        Index("ix_items_dataset_hash", "dataset_id", "content_hash", unique=True),
+        # Equal hashes are the same image; items whose image was not read have none, and no
+        # entry (an import of a million unread images would write a million NULL entries).
+        Index(
+            "ix_items_dataset_hash",
+            "dataset_id",
+            "content_hash",
+            unique=True,
+            postgresql_where=text("content_hash IS NOT NULL"),
+            sqlite_where=text("content_hash IS NOT NULL"),
+        ),
         Index("ix_items_dataset_split", "dataset_id", "split"),
         # Exports and training sets read a dataset in id order, a batch after a given id; without
         # it the database finds the batch by sorting every item of the dataset, for each batch.
@@ -102,7 +111,8 @@ class ItemRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
-    uri: Mapped[str] = mapped_column(Text)
+    # Compared byte by byte on PostgreSQL: the same equality, cheaper index upkeep.
+    uri: Mapped[str] = mapped_column(Text().with_variant(Text(collation="C"), "postgresql"))
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     depth: Mapped[int | None] = mapped_column(Integer)
