@@ -94,7 +94,7 @@ def test_a_bad_line_read_in_a_child_aborts_with_its_line_and_stores_nothing(
 def test_the_reading_process_is_gone_when_the_caller_stops_early(tmp_path: Path) -> None:
     manifest = _big_manifest(tmp_path / "big.manifest")
     spec = reading.SourceSpec("groundtruth", manifest, None, (tmp_path,), 10**8, 10**8)
-    batches = reading.read_in_child(spec, reading.Rules(skip_errors=True, dialect="sqlite"))
+    batches = reading.read_in_child(spec, reading.Rules(skip_errors=True))
     first = next(batches)
     assert len(first.rows) == reading.BATCH and first.label_set is None
     assert len(_processes_reading()) == 1
@@ -109,7 +109,7 @@ def test_a_reading_process_that_dies_says_so(
     spec = reading.SourceSpec("groundtruth", manifest, None, (tmp_path,), 10**8, 10**8)
     monkeypatch.setattr(sys, "executable", "/bin/false")
     with pytest.raises(TruthloopError, match=r"big\.manifest stopped: its reading process exited"):
-        list(reading.read_in_child(spec, reading.Rules(skip_errors=True, dialect="sqlite")))
+        list(reading.read_in_child(spec, reading.Rules(skip_errors=True)))
 
 
 def test_large_sources_are_read_in_a_child_unless_images_are_opened(

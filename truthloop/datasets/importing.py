@@ -103,7 +103,6 @@ def import_dataset(
     )
     rules = reading.Rules(
         skip_errors=on_error == "skip",
-        dialect=project.db.dialect,
         fixed_labels=LabelSet.from_names(labels) if labels is not None else None,
         split=split,
     )

@@ -67,7 +67,6 @@ class Rules:
     """What every record must pass, and what is done to it, before it is stored."""
 
     skip_errors: bool
-    dialect: str
     fixed_labels: LabelSet | None = None
     split: Split | None = None
 
@@ -94,7 +93,6 @@ class BatchReader:
         self.source = source
         self.rules = rules
         self.check_image = check_image
-        self.stamp = store.time_stamp(rules.dialect)
 
     def __iter__(self) -> Iterator[Batch]:
         batch, skipped = Batch(), Skipped()
@@ -119,7 +117,7 @@ class BatchReader:
                     raise
                 skipped.append(error)
                 continue
-            batch.rows.append(store.item_rows(store.NewItem(record, content_hash), self.stamp))
+            batch.rows.append(store.item_rows(record, content_hash))
             uris.add(record.uri)
             if content_hash:
                 hashes[content_hash] = record.uri

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import psycopg
@@ -182,34 +182,26 @@ class ItemRows(NamedTuple):
         return self.item[4]  # type: ignore[return-value]
 
 
-Stamp = Callable[[datetime | None], object]
-
-
-def time_stamp(dialect: str) -> Stamp:
-    """How times go into rows for `dialect`: SQLite stores text, PostgreSQL takes datetimes."""
-    return _sqlite_time if dialect == "sqlite" else _as_is
-
-
-def item_rows(item: NewItem, stamp: Stamp) -> ItemRows:
-    record, size = item.record, item.record.size
+def item_rows(record: ImageRecord, content_hash: str | None = None) -> ItemRows:
+    size = record.size
     return ItemRows(
         (
             record.uri,
             size.width if size else None,
             size.height if size else None,
             size.depth if size else None,
-            item.content_hash,
+            content_hash,
             (record.split or Split.UNASSIGNED).value,
-            json_text(record.extra),
+            json_text(record.extra) if record.extra else "{}",
         ),
-        tuple(annotation_values(annotation, stamp) for annotation in record.annotations),
+        tuple(annotation_values(annotation) for annotation in record.annotations),
     )
 
 
 def insert_items(session: Session, dataset_id: int, items: Sequence[NewItem]) -> list[int]:
     """Store items and their annotations in bulk; returns the new item ids in order."""
-    stamp = time_stamp(session.connection().dialect.name)
-    return store_rows(session, dataset_id, [item_rows(item, stamp) for item in items])
+    rows = [item_rows(item.record, item.content_hash) for item in items]
+    return store_rows(session, dataset_id, rows)
 
 
 def store_rows(session: Session, dataset_id: int, items: Sequence[ItemRows]) -> list[int]:
@@ -235,7 +227,7 @@ class Conflict(Exception):
 
 def _store_rows(connection: Connection, dataset_id: int, items: Sequence[ItemRows]) -> list[int]:
     ids = _allocate_item_ids(connection, len(items))
-    now = time_stamp(connection.dialect.name)(utcnow())
+    now = stored_time(utcnow())
     item_rows = [
         (item_id, dataset_id, *it.item, now) for item_id, it in zip(ids, items, strict=True)
     ]
@@ -291,21 +283,19 @@ def _copy_rows(
             copy.write_row(row)
 
 
-def _sqlite_time(moment: datetime | None) -> str | None:
-    # The text form SQLAlchemy itself stores in SQLite, so the ORM reads these rows back;
-    # isoformat writes it for a naive time several times faster than strftime.
+def stored_time(moment: datetime | None) -> str | None:
+    """A time as bulk rows carry it: UTC without an offset (as the tables keep times), in the
+    text SQLAlchemy itself stores in SQLite, which PostgreSQL reads as well. Text also costs
+    less than a datetime to pass between processes; isoformat writes it several times faster
+    than strftime."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        return moment.isoformat(" ", "microseconds")
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(" ", "microseconds")
 
 
-def _as_is(moment: datetime | None) -> datetime | None:
-    return moment
-
-
-def annotation_values(annotation: Annotation, stamp: Stamp) -> tuple[object, ...]:
+def annotation_values(annotation: Annotation) -> tuple[object, ...]:
     """An annotation's row less its item id (`ANNOTATION_COLUMNS[1:]`)."""
     return (
         annotation.kind.value,
@@ -316,8 +306,8 @@ def annotation_values(annotation: Annotation, stamp: Stamp) -> tuple[object, ...
         annotation.worker,
         annotation.job_name,
         annotation.seconds,
-        stamp(annotation.created_at),
-        json_text(dict(annotation.metadata)),
+        stored_time(annotation.created_at),
+        json_text(dict(annotation.metadata)) if annotation.metadata else "{}",
     )
 
 
