@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,12 @@ def test_coco_in_its_own_layout_reads_images_from_the_image_root(
         import_dataset(project, "pets-3", pets / "output.manifest", fmt="groundtruth",
                        image_root=pets / "images")
     assert _counts(project)[1] == 1
+
+
+def test_a_creation_date_with_an_offset_is_stored_in_utc(project: Project, tmp_path: Path) -> None:
+    line = box_line("s3://b/a.png", [(0, 1, 1, 5, 5)])
+    line["bb-metadata"]["creation-date"] = "2026-03-01T12:30:00.250000+02:00"
+    manifest = write_manifest(tmp_path / "tz.manifest", [line])
+    import_dataset(project, "tz", manifest, fmt="groundtruth")
+    (record,) = _records(project, "tz")
+    assert record.annotations[0].created_at == datetime(2026, 3, 1, 10, 30, 0, 250000)
