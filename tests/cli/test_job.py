@@ -96,7 +96,7 @@ def test_unknown_jobs_are_named(home: Path) -> None:
 def test_create_with_automated_labeling(home: Path) -> None:
     created = _run(home, "create", "auto", "--dataset", "pets", "--type", "classification",
                    "--team", "crew", "--auto-label", "--batch-size", "2", "--validation-size",
-                   "2", "--target-accuracy", "0.9", "--json")
+                   "2", "--validation-max", "3", "--target-accuracy", "0.9", "--json")
     assert created.exit_code == 0, created.output
     info = json.loads(created.stdout)
     assert (info["auto_label"], info["items"]) == (True, ITEMS)
@@ -106,10 +106,13 @@ def test_create_with_automated_labeling(home: Path) -> None:
     with Project.open(home) as project, project.session() as session:
         terms = autolabel_terms(session, labeling_job(session, "auto"))
         assert terms is not None
-        assert (terms.batch_size, terms.validation_size, terms.target_accuracy) == (2, 2, 0.9)
+        assert (terms.batch_size, terms.validation_size, terms.validation_max) == (2, 2, 3)
+        assert terms.target_accuracy == 0.9
 
 
-@pytest.mark.parametrize("option", [["--initial-model", "pets:1"], ["--batch-size", "5"]])
+@pytest.mark.parametrize(
+    "option", [["--initial-model", "pets:1"], ["--batch-size", "5"], ["--validation-max", "9"]]
+)
 def test_automated_labeling_terms_need_auto_label(home: Path, option: list[str]) -> None:
     result = _run(home, "create", "auto", "--dataset", "pets", "--type", "classification",
                   "--team", "crew", *option, "--json")

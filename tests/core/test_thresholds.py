@@ -10,6 +10,7 @@ from truthloop.core.thresholds import (
     choose_threshold,
     coverage,
     error_upper_bound,
+    validation_needed,
     worth_second_opinions,
 )
 
@@ -126,3 +127,44 @@ def test_no_second_opinions_when_they_could_not_help() -> None:
     assert chosen is not None and chosen.threshold == 0.5
     assert worth_second_opinions({7: 0.99}, chosen, scored) == ()
     assert worth_second_opinions({}, None, scored) == ()
+
+
+def test_the_validation_set_grows_when_only_the_bound_holds_the_threshold_back() -> None:
+    # 80 items the model is sure of, one wrong: right at 98.75 %, bounded at only 94 %
+    scored = [(0.9, True)] * 79 + [(0.9, False)] + [(0.3, False)] * 20
+    assert choose_threshold(scored) is None
+    needed = validation_needed(scored, None, most=250)
+    assert needed is not None
+    size, threshold = needed
+    assert threshold == 0.9
+    # at that size the same share, wrong as often, qualifies; one item fewer does not
+    n = round(0.8 * size)
+    assert bound_at_most(round(n / 80), n, 0.05)
+    smaller = round(0.8 * (size - 1))
+    assert not bound_at_most(round(smaller / 80), smaller, 0.05)
+    assert 100 < size <= 250
+
+
+def test_the_validation_set_does_not_grow_when_the_model_is_the_limit() -> None:
+    # the confident items are wrong too often: no size would make them qualify
+    scored = [(0.9, True)] * 90 + [(0.9, False)] * 10
+    assert validation_needed(scored, None, most=250) is None
+    # a lower threshold exists only past what `most` allows
+    scored = [(0.9, True)] * 79 + [(0.9, False)] + [(0.3, False)] * 20
+    assert validation_needed(scored, None, most=101) is None
+    # nothing to grow: the threshold is already the lowest there is, or no room is left
+    scored = [(0.5, True)] * 100
+    chosen = choose_threshold(scored)
+    assert validation_needed(scored, chosen, most=250) is None
+    assert validation_needed(scored[:50], None, most=50) is None
+    assert validation_needed([], None, most=250) is None
+
+
+def test_growth_aims_at_the_lowest_threshold_it_could_certify() -> None:
+    # 100 sure and right (qualifies at 0.9), 30 more at 0.6 with three wrong: 97.7 % right
+    # down to 0.6, bounded at 94.1 %
+    scored = [(0.9, True)] * 100 + [(0.6, True)] * 27 + [(0.6, False)] * 3 + [(0.2, False)] * 40
+    chosen = choose_threshold(scored)
+    assert chosen is not None and chosen.threshold == 0.9
+    needed = validation_needed(scored, chosen, most=250)
+    assert needed is not None and needed[1] == 0.6 and needed[0] > len(scored)

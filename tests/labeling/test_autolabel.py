@@ -29,6 +29,7 @@ from truthloop.labeling import autolabel_items as items
 from truthloop.labeling.autolabel import (
     AutoLabelSpec,
     Sampling,
+    _validation_worth_growing,
     advance,
     autolabel_terms,
     create_autolabel_job,
@@ -292,6 +293,8 @@ def test_a_second_person_labels_validation_items_the_model_disputes(
         (AutoLabelSpec(budget=-1.0), "budget"),
         (AutoLabelSpec(compute_price_per_hour=float("nan")), "compute price"),
         (AutoLabelSpec(train_passes=0), "train passes"),
+        (AutoLabelSpec(validation_max=0), "validation max"),
+        (AutoLabelSpec(validation_size=80, validation_max=60), "at least the validation size"),
     ],
 )
 def test_bad_terms_are_refused_and_nothing_is_stored(
@@ -392,3 +395,56 @@ def test_an_initial_model_of_another_task_is_refused(
         create_autolabel_job(sqlite_project, spec, AutoLabelSpec(initial_model=version.name))
     with sqlite_project.session() as session:
         assert session.scalar(select(JobRow.id)) is None
+
+
+@pytest.mark.parametrize(
+    ("terms", "size", "most"),
+    [
+        (AutoLabelSpec(), 120, 200),  # a tenth of 1,200 items, growing to a sixth
+        (AutoLabelSpec(validation_size=150), 150, None),  # a size given stays as it is
+        (AutoLabelSpec(validation_size=150, validation_max=240), 150, 240),
+    ],
+)
+def test_the_validation_set_starts_at_a_tenth_and_may_grow_to_a_sixth(
+    sqlite_project: Project, tmp_path: Path, terms: AutoLabelSpec, size: int, most: int | None
+) -> None:
+    records = [ImageRecord(f"/x/{i}.png", ImageSize(8, 8)) for i in range(1200)]
+    with sqlite_project.session() as session:
+        dataset = store.create_dataset(session, "many", LabelSet.from_names(["red", "blue"]))
+        store.insert_items(session, dataset.id, [store.NewItem(r) for r in records])
+    workforce(sqlite_project, {})
+    job = create_autolabel_job(sqlite_project, job_spec("auto", "many"), terms)
+    with sqlite_project.session() as session:
+        row = autolabel_terms(session, get_job(session, job))
+        assert row is not None
+        assert (row.validation_size, row.validation_max) == (size, most)
+        assert len(items.validation_ids(session, get_job(session, job))) == size
+        assert len(items.batch_items(session, get_job(session, job), 1)) == size + 120
+
+
+def test_the_validation_set_grows_only_where_the_machine_would_label_more_than_it_costs() -> None:
+    # 80 validation items the model is sure of, one wrong: nothing qualifies at 100 items
+    scored = [(0.9, True)] * 79 + [(0.9, False)] + [(0.3, False)] * 20
+    sure = {i: Classification("red", 0.9) for i in range(400)}
+    pool = [(i, f"/x/{i}.png") for i in sure]
+    grown = _validation_worth_growing(sure, pool, scored, None, 250, 0.95, 0.95)
+    assert grown is not None and 100 < grown <= 250
+    # the same validation set, but a pool too small to repay the items added
+    few = pool[: grown - 100]
+    assert _validation_worth_growing(sure, few, scored, None, 250, 0.95, 0.95) is None
+
+
+def test_the_model_gets_a_round_on_the_last_few_items(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    # 200 items, a first batch of 120 + 60 held out: 20 are left, fewer than half a batch,
+    # which people do not take with the first batch; the model labels them, being sure.
+    truth = colour_images(tmp_path / "img", 200, seed=21)
+    colour_dataset(sqlite_project, "colours", truth)
+    job = create_autolabel_job(
+        sqlite_project,
+        job_spec("auto"),
+        AutoLabelSpec(batch_size=120, validation_size=60, **FAKE),  # type: ignore[arg-type]
+    )
+    done = run_autolabel(sqlite_project, job, workforce(sqlite_project, truth).work)
+    assert [(i.human_labeled, i.machine_labeled, i.remaining) for i in done] == [(180, 20, 0)]

@@ -225,6 +225,10 @@ def test_a_job_with_automated_labeling_starts_with_a_first_batch(
     bad = client.post("/api/jobs", headers=headers, json={
         **body, "name": "auto3", "auto_label": {"target_accuracy": 1.5}})
     assert bad.status_code == 422
+    shrinking = client.post("/api/jobs", headers=headers, json={
+        **body, "name": "auto4", "auto_label": {"validation_size": 5, "validation_max": 2}})
+    assert shrinking.status_code == 422
+    assert "validation max (2) must be at least" in shrinking.json()["detail"]
 
 
 def test_a_job_with_bad_terms_is_refused_with_a_message(portal: Portal, client: TestClient) -> None:

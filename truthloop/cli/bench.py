@@ -66,6 +66,9 @@ def loop(
     validation_size: Annotated[
         int | None, typer.Option(min=1, help="Items held out to choose thresholds.")
     ] = None,
+    validation_max: Annotated[
+        int | None, typer.Option(min=1, help="Most the held-out items may grow to.")
+    ] = None,
     train_passes: Annotated[
         int, typer.Option(min=1, help="Images seen per training (about epochs x images).")
     ] = 2000,
@@ -84,6 +87,7 @@ def loop(
             confidence=confidence,
             batch_size=batch_size,
             validation_size=validation_size,
+            validation_max=validation_max,
             budget=budget,
             compute_price_per_hour=compute_price_per_hour,
             sampling=sampling,

@@ -109,7 +109,14 @@ def create(
     ] = None,
     validation_size: Annotated[
         int | None,
-        typer.Option(help="People-labeled items held out to choose the threshold.",
+        typer.Option(help="People-labeled items held out to choose the threshold (default: a"
+                     " tenth of the items, growing up to --validation-max).",
+                     rich_help_panel=AUTO),
+    ] = None,
+    validation_max: Annotated[
+        int | None,
+        typer.Option(help="Most the validation set grows to when the bound holds the threshold"
+                     " back (default: a sixth of the items; --validation-size alone: fixed).",
                      rich_help_panel=AUTO),
     ] = None,
     sampling: Annotated[
@@ -138,13 +145,17 @@ def create(
         if auto_label:
             job_id = create_autolabel_job(project, spec, AutoLabelSpec(
                 target_accuracy=target_accuracy, initial_model=initial_model,
-                batch_size=batch_size, validation_size=validation_size, sampling=sampling,
+                batch_size=batch_size, validation_size=validation_size,
+                validation_max=validation_max, sampling=sampling,
                 budget=budget, compute_price_per_hour=compute_price,
             ))
-        elif any(x is not None for x in (initial_model, batch_size, validation_size, budget)):
+        elif any(
+            x is not None
+            for x in (initial_model, batch_size, validation_size, validation_max, budget)
+        ):
             raise InputError(
-                "--initial-model, --batch-size, --validation-size and --budget are terms of"
-                " automated labeling: add --auto-label"
+                "--initial-model, --batch-size, --validation-size, --validation-max and --budget"
+                " are terms of automated labeling: add --auto-label"
             )
         else:
             with project.session() as session:

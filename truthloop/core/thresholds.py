@@ -164,3 +164,61 @@ def worth_second_opinions(
         return ()
     asked = tuple(i for i, score in disputed.items() if score >= hopeful.threshold)
     return asked if len(asked) * 5 <= hopeful.items else ()
+
+
+def validation_needed(
+    scored: Sequence[tuple[float, bool]],
+    chosen: Coverage | None,
+    most: int,
+    target_accuracy: float = 0.95,
+    confidence: float = 0.95,
+) -> tuple[int, float] | None:
+    """When the bound, not the model, holds the threshold back: how large a validation set
+    (at most `most` items) would let a lower threshold qualify if the items added fared as
+    those there, and that threshold; None when no lower threshold would, within `most`.
+
+    A validation set too small to bound an error rate it meets (98 % right on 80 items bounds
+    it at only 93 %) keeps the machine from labeling what it labels well; a larger one costs
+    people's labels that train nothing, so it grows only as far as the bound needs."""
+    total = len(scored)
+    if total == 0 or most <= total:
+        return None
+    limit = 1.0 - target_accuracy
+    ordered = sorted(scored, key=lambda s: s[0])
+    errors_from = [0] * (total + 1)
+    for i in range(total - 1, -1, -1):
+        errors_from[i] = errors_from[i + 1] + (not ordered[i][1])
+    for i, (score, _) in enumerate(ordered):
+        if chosen is not None and score >= chosen.threshold:
+            return None
+        if i and ordered[i - 1][0] == score:
+            continue
+        n, errors = total - i, errors_from[i]
+        if errors / n > limit:
+            continue
+        size = _smallest_size(n / total, errors / n, total, most, limit, confidence)
+        if size is not None:
+            return size, score
+    return None
+
+
+def _smallest_size(
+    share: float, error_rate: float, now: int, most: int, limit: float, confidence: float
+) -> int | None:
+    """The least validation size in (now, most] at which `share` of it, wrong at
+    `error_rate`, qualifies; qualifying only gets easier as the size grows."""
+
+    def qualifies(size: int) -> bool:
+        n = max(1, round(share * size))
+        return bound_at_most(round(error_rate * n), n, limit, confidence)
+
+    if not qualifies(most):
+        return None
+    low, high = now, most  # qualifies(high); `low` is below what qualifies
+    while high - low > 1:
+        middle = (low + high) // 2
+        if qualifies(middle):
+            high = middle
+        else:
+            low = middle
+    return high

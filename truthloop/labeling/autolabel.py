@@ -43,6 +43,7 @@ from truthloop.core.thresholds import (
     Coverage,
     choose_threshold,
     coverage,
+    validation_needed,
     worth_second_opinions,
 )
 from truthloop.core.types import Boxes, Value
@@ -75,7 +76,11 @@ class Sampling(StrEnum):
 @dataclass(frozen=True)
 class AutoLabelSpec:
     """The terms of automated labeling. `batch_size` and `validation_size` default to a tenth
-    and a sixth of the items (within 20-250 and 100-250); `budget` caps the cost (people's tasks
+    of the items (within 20-250 and 100-250); the validation set then grows, up to
+    `validation_max` (default: a sixth of the items, within 100-250; a `validation_size` given
+    stays fixed unless `validation_max` is given too), when only its size keeps the model from
+    labeling more than the growth costs (`core.thresholds.validation_needed`); `budget` caps
+    the cost (people's tasks
     at the job's price plus compute at `compute_price_per_hour`); `train_passes` sizes each
     training (images seen, about epochs x images); `backend`/`backend_params` pick the model
     (default: the built-in one for the task)."""
@@ -84,6 +89,7 @@ class AutoLabelSpec:
     confidence: float = 0.95
     batch_size: int | None = None
     validation_size: int | None = None
+    validation_max: int | None = None
     budget: float | None = None
     compute_price_per_hour: float = 0.0
     sampling: Sampling = Sampling.UNCERTAINTY
@@ -125,9 +131,18 @@ def _check(spec: AutoLabelSpec, task_type: TaskType) -> None:
     for what, value in (("target accuracy", spec.target_accuracy), ("confidence", spec.confidence)):
         if not 0.5 <= value < 1.0:
             raise InputError(f"{what} must be at least 0.5 and below 1, not {value!r}")
-    for what, size in (("batch size", spec.batch_size), ("validation size", spec.validation_size)):
+    for what, size in (
+        ("batch size", spec.batch_size),
+        ("validation size", spec.validation_size),
+        ("validation max", spec.validation_max),
+    ):
         if size is not None and size < 1:
             raise InputError(f"{what} must be at least 1, not {size!r}")
+    if spec.validation_max is not None and spec.validation_max < (spec.validation_size or 1):
+        raise InputError(
+            f"validation max ({spec.validation_max}) must be at least the validation size"
+            f" ({spec.validation_size})"
+        )
     if spec.budget is not None and not (math.isfinite(spec.budget) and spec.budget > 0):
         raise InputError(f"the budget must be a number above 0, not {spec.budget!r}")
     if not (math.isfinite(spec.compute_price_per_hour) and spec.compute_price_per_hour >= 0):
@@ -158,19 +173,25 @@ def create_autolabel_job(
         job = create_job(session, spec, created_by=created_by)
         items.hold_all(session, job)
         total = len(items.unreleased(session, job))
+        # Zero errors in 59 items is the least that bounds the error at 5 % (95 % confidence),
+        # but a model is rarely perfect on the images it is surest of: one error takes 93
+        # items, two 124, five 208 (people's slips are settled by second opinions; the
+        # model's own errors are not). A tenth of the items to start, growing toward a sixth
+        # only when the bound is what holds the machine back: on 1,250 synthetic logos 125
+        # items certified little of an early detector, whose threshold the model held back
+        # anyway, while a good one needed ~200.
+        validation = auto.validation_size or min(max(total // 10, 100), 250)
+        most = auto.validation_max or (
+            None if auto.validation_size else max(min(max(total // 6, 100), 250), validation)
+        )
         row = AutoLabelJobRow(
             job_id=job.id,
             task=MODEL_TASKS[task_type].value,
             target_accuracy=auto.target_accuracy,
             confidence=auto.confidence,
             batch_size=auto.batch_size or min(max(total // 10, 20), 250),
-            # Zero errors in 59 items is the least that bounds the error at 5 % (95 %
-            # confidence), but a model is rarely perfect on the images it is surest of: one
-            # error takes 93 items, two 124, five 208 (people's slips are settled by second
-            # opinions; the model's own errors are not). On 1,250 synthetic logos a detector
-            # about 1 % wrong on its surest images got ~40 % of them certified with 125
-            # validation items and ~75 % with 200, so a sixth of the items, 100 at least.
-            validation_size=auto.validation_size or min(max(total // 6, 100), 250),
+            validation_size=validation,
+            validation_max=most,
             budget=auto.budget,
             compute_price_per_hour=auto.compute_price_per_hour,
             sampling=Sampling(auto.sampling).value,
@@ -237,6 +258,7 @@ def advance(project: Project, job_ref: str | int) -> Iteration | None:
         model_project = auto.model_project
         start_from = auto.latest_model or auto.initial_model
         target, confidence = auto.target_accuracy, auto.confidence
+        most = auto.validation_max or auto.validation_size
     compute_started = time.perf_counter()
     model_round = (
         _model_round(
@@ -251,10 +273,11 @@ def advance(project: Project, job_ref: str | int) -> Iteration | None:
             learn=learn,
             target=target,
             confidence=confidence,
+            most=most,
             report={"job": job_name, "iteration": number},
         )
         if pool
-        else _Round({}, None, None, None, None, ())
+        else _Round({}, None, None, None, None, (), None)
     )
     found, chosen, overall = model_round.found, model_round.chosen, model_round.overall
     compute_seconds = time.perf_counter() - compute_started
@@ -289,6 +312,8 @@ def advance(project: Project, job_ref: str | int) -> Iteration | None:
         session.add(AutoLabelIterationRow(job_id=job.id, ended_at=now, **iteration.to_json()))
         if model_round.version is not None:
             auto.latest_model = model_round.version
+        if model_round.validation_needed is not None:
+            auto.validation_size = max(auto.validation_size, model_round.validation_needed)
         machine_ids = {i for i, _ in machine}
         left = {i: confidences.get(i, 0.0) for i, _ in pool if i not in machine_ids}
         features = {
@@ -317,6 +342,7 @@ class _Round:
     version: str | None
     mean_iou: float | None
     disputed: tuple[int, ...]  # validation items one person labeled, unlike the model
+    validation_needed: int | None  # the validation size worth growing to
 
 
 def _model_round(
@@ -332,6 +358,7 @@ def _model_round(
     learn: bool,
     target: float,
     confidence: float,
+    most: int,
     report: dict[str, Any],
 ) -> _Round:
     """Train on people's labels outside the validation set (when this round brought new
@@ -383,7 +410,29 @@ def _model_round(
     kept = [v for score, values in ious for v in values if score >= cut]
     mean_iou = sum(kept) / len(kept) if kept else None
     asked = worth_second_opinions(disputed, chosen, scored, target, confidence)
-    return _Round(found, chosen, overall, trained.version, mean_iou, asked)
+    grow = _validation_worth_growing(found, pool, scored, chosen, most, target, confidence)
+    return _Round(found, chosen, overall, trained.version, mean_iou, asked, grow)
+
+
+def _validation_worth_growing(
+    found: dict[int, Value],
+    pool: list[tuple[int, str]],
+    scored: list[tuple[float, bool]],
+    chosen: Coverage | None,
+    most: int,
+    target: float,
+    confidence: float,
+) -> int | None:
+    """The validation size to grow to, when a lower threshold it would certify labels more
+    of the pool than the items added cost people (see `validation_needed`)."""
+    needed = validation_needed(scored, chosen, most, target, confidence)
+    if needed is None:
+        return None
+    size, lower = needed
+    scores = [image_confidence(found[i])[1] for i, _ in pool if i in found]
+    now = chosen.threshold if chosen else math.inf
+    gained = sum(1 for score in scores if lower <= score < now)
+    return size if gained > size - len(scored) else None
 
 
 def _machine_labels(
@@ -432,8 +481,6 @@ def _release_next(
     chained_start = auto.batch == 0 and auto.initial_model is not None
     train_batch = 0 if chained_start else auto.batch_size
     size = min(train_batch + missing, len(pool))
-    if len(pool) - size < auto.batch_size // 2:
-        size = len(pool)  # too few would be left for another model: people take them all
     if auto.budget is not None and price > 0:
         size = min(size, int((auto.budget - spent) / price + 1e-9))
     if size <= 0:

@@ -416,8 +416,8 @@ class FeedbackBatchRow(Base):
 class AutoLabelJobRow(Base):
     """The automated-labeling terms of a labeling job: the accuracy its machine labels must
     meet and with what confidence, the size of the people's batches and the validation set
-    held out of them, the budget, and which model it trains (from `initial_model` when
-    chained). `batch` is the round of people's labels released last."""
+    held out of them (and how far that may grow), the budget, and which model it trains (from
+    `initial_model` when chained). `batch` is the round of people's labels released last."""
 
     __tablename__ = "autolabel_jobs"
 
@@ -427,6 +427,8 @@ class AutoLabelJobRow(Base):
     confidence: Mapped[float] = mapped_column(Float)
     batch_size: Mapped[int] = mapped_column(Integer)
     validation_size: Mapped[int] = mapped_column(Integer)
+    # Grows toward this when the bound holds the threshold back; None: a fixed size.
+    validation_max: Mapped[int | None] = mapped_column(Integer)
     budget: Mapped[float | None] = mapped_column(Float)
     compute_price_per_hour: Mapped[float] = mapped_column(Float)
     sampling: Mapped[str] = mapped_column(String(16))

@@ -25,7 +25,15 @@ class AutoLabelTerms(BaseModel):
         default=0.95, ge=0.5, lt=1.0, description="Of the bound on the machine labels' error."
     )
     batch_size: int | None = Field(default=None, ge=1, description="None: a tenth of the items.")
-    validation_size: int | None = Field(default=None, ge=1)
+    validation_size: int | None = Field(
+        default=None, ge=1, description="None: a tenth of the items, growing as validation_max."
+    )
+    validation_max: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most the validation set may grow to while the confidence bound holds the"
+        " threshold back. None: a sixth of the items, or validation_size when that is given.",
+    )
     budget: FiniteFloat | None = Field(default=None, gt=0)
     compute_price_per_hour: FiniteFloat = Field(default=0.0, ge=0)
     sampling: Sampling = Sampling.UNCERTAINTY
