@@ -9,6 +9,7 @@ Both ways run the same `BatchReader`; the child only carries its batches over a 
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import subprocess
 import sys
@@ -210,13 +211,16 @@ def read_in_child(source: SourceSpec, rules: Rules) -> Iterator[Batch]:
     """The batches of `BatchReader(source, rules)`, read in a child process.
 
     The child is a fresh interpreter, not a multiprocessing one, so a caller's script is
-    never run again in it. A record it refuses
-    is raised here as the same InputError; it never outlives the iteration.
+    never run again in it; it imports this very truthloop (put first on its path). A record
+    it refuses is raised here as the same InputError; it never outlives the iteration.
     """
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))
     child = subprocess.Popen(
         [sys.executable, "-c", "from truthloop.datasets import reading; reading.serve_as_child()"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path},
     )
     assert child.stdin is not None and child.stdout is not None
     _widen(child.stdout)
@@ -263,9 +267,19 @@ def serve_as_child() -> None:
         with old_objects_frozen():
             for batch in BatchReader(source, rules):
                 pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)
+        out.flush()
+    except BrokenPipeError:
+        # The importing process stopped listening (it failed, or was stopped): what is left
+        # in the buffer goes nowhere, rather than into an error at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     except InputError as error:
-        pickle.dump(error, out)
+        _last_word(out, error)
     except Exception as error:  # whatever stopped reading goes to the parent
         failure = f"reading {source.path} failed: {error!r}\n{traceback.format_exc()}"
-        pickle.dump(TruthloopError(failure), out)
-    out.flush()
+        _last_word(out, TruthloopError(failure))
+
+
+def _last_word(out: IO[bytes], error: Exception) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        pickle.dump(error, out)
+        out.flush()
