@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.labeling.colours import FAKE, colour_dataset, colour_images, job_spec, workforce
 from truthloop.core.correctness import is_correct
 from truthloop.core.serialize import value_from_json
+from truthloop.core.thresholds import Coverage
 from truthloop.core.types import (
     Annotation,
     Box,
@@ -29,6 +30,7 @@ from truthloop.labeling import autolabel_items as items
 from truthloop.labeling.autolabel import (
     AutoLabelSpec,
     Sampling,
+    _another_round_pays,
     _validation_worth_growing,
     advance,
     autolabel_terms,
@@ -448,3 +450,48 @@ def test_the_model_gets_a_round_on_the_last_few_items(
     )
     done = run_autolabel(sqlite_project, job, workforce(sqlite_project, truth).work)
     assert [(i.human_labeled, i.machine_labeled, i.remaining) for i in done] == [(180, 20, 0)]
+
+
+def test_people_take_the_less_certain_half_of_a_short_pool_while_the_model_helps(
+    sqlite_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A model that is sure of (and labels) every other item it is shown, 50 items at a time
+    # at most: after the first batch 70 are left, no more than a batch: people get 35, the
+    # model labels its share of the rest, and so on while it is likely to label one.
+    import truthloop.labeling.autolabel as autolabel
+
+    def model_round(project, terms, labeled, validation, pool, **kwargs):  # type: ignore[no-untyped-def]
+        sure = [i for n, (i, _) in enumerate(sorted(pool)) if n % 2 == 0][:50]
+        found: dict[int, Value] = {i: Classification("red", 0.2) for i, _ in pool}
+        found.update({i: Classification("red", 0.9) for i in sure})
+        chosen = Coverage(0.5, 60, 0, 1.0, 0.95)
+        return autolabel._Round(found, chosen, chosen, None, None, (), None)
+
+    monkeypatch.setattr(autolabel, "_model_round", model_round)
+    truth = colour_images(tmp_path / "img", 250, seed=22)
+    colour_dataset(sqlite_project, "colours", truth)
+    job = create_autolabel_job(
+        sqlite_project,
+        job_spec("auto"),
+        AutoLabelSpec(batch_size=70, validation_size=60, **FAKE),  # type: ignore[arg-type]
+    )
+    done = run_autolabel(sqlite_project, job, workforce(sqlite_project, truth).work)
+    # 250 - 130 = 120 left: 50 labeled, 70 left (<= a batch): 35 to people; of the other 35,
+    # 18 labeled, 17 left: 9 to people, 4 of 8 labeled, 4 left: 2 to people, 1 of 2 labeled;
+    # with one left the model could not be expected to label any: people take it.
+    assert [(i.human_labeled, i.machine_labeled, i.remaining) for i in done] == [
+        (130, 50, 70),
+        (35, 18, 17),
+        (9, 4, 4),
+        (2, 1, 1),
+        (1, 0, 0),
+    ]
+
+
+def test_another_round_is_given_only_when_it_saves_more_than_the_training_costs() -> None:
+    # last round: 10 labeled of 20; of 10 unsure items people take 5, the model likely 2.5
+    assert _another_round_pays(10, 10, 10, training_cost=0.0, price=0.0)
+    assert _another_round_pays(10, 10, 10, training_cost=0.3, price=0.2)
+    assert not _another_round_pays(10, 10, 10, training_cost=0.3, price=0.1)
+    assert not _another_round_pays(0, 20, 10, training_cost=0.0, price=1.0)  # labeled nothing
+    assert not _another_round_pays(1, 9, 10, training_cost=0.0, price=1.0)  # likely 0.5 item

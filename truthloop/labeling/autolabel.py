@@ -20,8 +20,12 @@ Each iteration:
    no`, with their confidence); the next batch is the most uncertain items, spread out
    (`truthloop.core.sampling`), or a random draw when the job's sampling is "random";
 6. until every item is labeled, or the budget cannot pay for another batch (the job stops).
-When fewer items are left than a batch, people label them all. See `autolabel_items` for how
-the items are held back from people and released.
+When no more than a batch is left after a round in which the model labeled, people get the
+less certain half and the model, trained on that too, a round on the rest, for as long as it
+is likely to label some and saves people more than its training costs. The validation set
+starts at a tenth of the items and grows toward `validation_max` only where the bound holds
+the threshold back and the items the model would label then outnumber those added. See
+`autolabel_items` for how the items are held back from people and released.
 """
 
 from __future__ import annotations
@@ -327,6 +331,8 @@ def advance(project: Project, job_ref: str | int) -> Iteration | None:
             spent=spent + cost,
             features=features,
             disputed=model_round.disputed,
+            machine_labeled=len(machine),
+            training_cost=_training_cost(session, job.id, auto.compute_price_per_hour),
         )
         return iteration
 
@@ -459,11 +465,15 @@ def _release_next(
     spent: float,
     features: dict[int, tuple[float, ...]] | None = None,
     disputed: tuple[int, ...] = (),
+    machine_labeled: int = 0,
+    training_cost: float = 0.0,
 ) -> None:
     """Release the next batch of the items in `left` (item id -> the model's confidence; all
     unlabeled items before the first model), or finish the job. While some validation items
     are `disputed`, the round asks second opinions on them alone, so that the same model can
-    choose its threshold again on what people then say."""
+    choose its threshold again on what people then say. When no more than a batch is left,
+    people get the less certain half while another round of the model pays (see
+    `_another_round_pays`)."""
     pool = left or {i: 0.0 for i, _ in items.unreleased(session, job)}
     if auto.batch > 0 and not left:
         _finish(job, JobStatus.COMPLETED)
@@ -481,6 +491,11 @@ def _release_next(
     chained_start = auto.batch == 0 and auto.initial_model is not None
     train_batch = 0 if chained_start else auto.batch_size
     size = min(train_batch + missing, len(pool))
+    unsure = len(pool) - missing
+    if unsure <= train_batch and _another_round_pays(
+        machine_labeled, len(left), unsure, training_cost, price
+    ):
+        size = missing + math.ceil(unsure / 2)
     if auto.budget is not None and price > 0:
         size = min(size, int((auto.budget - spent) / price + 1e-9))
     if size <= 0:
@@ -504,6 +519,25 @@ def _release_next(
     auto.batch_started_at = utcnow()
     batch = [*validation, *(int(i) for i in picked)]  # type: ignore[call-overload]
     items.release(session, job, batch, validation, auto.batch, auto.batch_started_at)
+
+
+def _another_round_pays(
+    labeled: int, left: int, unsure: int, training_cost: float, price: float
+) -> bool:
+    """Whether the model, trained also on the less certain half of the `unsure` items left,
+    would likely label at least one of the other half, saving people more than a training
+    costs: it is expected to label the share it labeled last round (`labeled` of `labeled +
+    left`)."""
+    if labeled == 0:
+        return False
+    expected = labeled / (labeled + left) * (unsure // 2)
+    return expected >= 1 and training_cost <= expected * price
+
+
+def _training_cost(session: Session, job_id: int, price_per_hour: float) -> float:
+    """The compute cost of the job's last round that trained a model."""
+    trained = [i.compute_seconds for i in iterations(session, job_id) if i.compute_seconds > 0]
+    return trained[-1] / 3600 * price_per_hour if trained else 0.0
 
 
 def _finish(job: JobRow, status: JobStatus) -> None:
