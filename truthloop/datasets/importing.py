@@ -125,13 +125,11 @@ def import_dataset(
             report = importer.run(session, name, batches, rules.fixed_labels, progress)
         if images is not None:
             report.copied = len(images.new_blobs)
-    except InputError as error:
+    except BaseException as error:
         if images is not None:
-            images.forget_copies()
-        raise ImportAborted(error) from error
-    except BaseException:
-        if images is not None:
-            images.forget_copies()
+            images.forget_copies()  # an aborted import leaves no blob nothing refers to
+        if isinstance(error, InputError):
+            raise ImportAborted(error) from error
         raise
     return report
 
