@@ -57,9 +57,10 @@ def test_auto_labeling_runs_iterations_and_job_status_prints_them(home: Path) ->
         assert key in data
     assert data["iterations"] >= 1
     assert data["items"] == 40
-    # too few validation items for a 95 % bound: every label is a person's
+    # too few validation items for a 95 % bound: every label is a person's, made faster only
+    # where the model's suggestion (shown from the second batch on) was right
     assert data["machine_labeled_share"] == 0.0
-    assert data["human_seconds"] == pytest.approx(data["manual_human_seconds"])
+    assert data["human_seconds"] <= data["manual_human_seconds"]
 
     status = _run(home, "job", "status", "auto", "--iterations", "--json")
     rows = json.loads(status.output)["iterations"]

@@ -100,6 +100,7 @@ def test_create_with_automated_labeling(home: Path) -> None:
     assert created.exit_code == 0, created.output
     info = json.loads(created.stdout)
     assert (info["auto_label"], info["items"]) == (True, ITEMS)
+    assert info["proposals"] == "auto-proposals"  # people start from the model's labels
     status = json.loads(_run(home, "status", "auto", "--json", "--iterations").stdout)
     assert status["waiting"] == 4  # the first batch: two to train on, two held out
     assert status["iterations"] == []
@@ -108,6 +109,13 @@ def test_create_with_automated_labeling(home: Path) -> None:
         assert terms is not None
         assert (terms.batch_size, terms.validation_size, terms.validation_max) == (2, 2, 3)
         assert terms.target_accuracy == 0.9
+
+
+def test_pre_annotation_can_be_turned_off(home: Path) -> None:
+    created = _run(home, "create", "auto", "--dataset", "pets", "--type", "classification",
+                   "--team", "crew", "--auto-label", "--no-pre-annotate", "--json")
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["proposals"] is None
 
 
 @pytest.mark.parametrize(

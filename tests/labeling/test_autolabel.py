@@ -155,6 +155,70 @@ def test_nothing_is_machine_labeled_when_no_threshold_qualifies(
         assert len(session.scalars(select(SubmissionRow.id)).all()) == 200
 
 
+def test_people_see_the_models_labels_on_training_items_but_not_on_validation_items(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    truth = colour_images(tmp_path / "img", 200, seed=3, separable=False)
+    colour_dataset(sqlite_project, "colours", truth)
+    job = create_autolabel_job(
+        sqlite_project, job_spec("auto"), AutoLabelSpec(batch_size=40, validation_size=60, **FAKE)  # type: ignore[arg-type]
+    )
+    crowd = workforce(sqlite_project, truth)
+    assert crowd.work(job).actions == {"classify": 100}  # no model yet: nothing proposed
+    first = advance(sqlite_project, job)
+    assert first is not None and first.machine_labeled == 0
+    with sqlite_project.session() as session:
+        row = get_job(session, job)
+        assert row.proposals == "auto-proposals"
+        released = items.batch_items(session, row, 2)
+        proposals = session.execute(
+            select(ItemRow.uri, AnnotationRow.job_name, AnnotationRow.kind, AnnotationRow.value)
+            .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
+            .where(AnnotationRow.attribute == "auto-proposals")
+        ).all()
+        proposed_ids = set(
+            session.scalars(
+                select(AnnotationRow.item_id).where(AnnotationRow.attribute == "auto-proposals")
+            )
+        )
+        assert proposed_ids == released and not released & items.validation_ids(session, row)
+    assert len(proposals) == 40
+    assert {made_by for _, made_by, _, _ in proposals} == {first.model_version}
+    right = sum(is_correct(value_from_json(kind, v), truth[uri]) for uri, _, kind, v in proposals)
+    # the workers accept the model's right guesses at a glance and classify the rest
+    second = crowd.work(job)
+    assert second.actions == {"verify_label": right, "classify": 40 - right}
+    assert 0 < right < 40
+
+
+def test_pre_annotation_can_be_turned_off(sqlite_project: Project, tmp_path: Path) -> None:
+    truth = colour_images(tmp_path / "img", 200, seed=3, separable=False)
+    colour_dataset(sqlite_project, "colours", truth)
+    terms = AutoLabelSpec(batch_size=40, validation_size=60, pre_annotate=False, **FAKE)  # type: ignore[arg-type]
+    job = create_autolabel_job(sqlite_project, job_spec("auto"), terms)
+    crowd = workforce(sqlite_project, truth)
+    crowd.work(job)
+    assert advance(sqlite_project, job) is not None
+    assert crowd.work(job).actions == {"classify": 40}
+    with sqlite_project.session() as session:
+        assert get_job(session, job).proposals is None
+        model_made = select(AnnotationRow.id).where(AnnotationRow.source == "model")
+        assert session.scalar(model_made) is None
+
+
+def test_pre_annotation_refuses_proposals_of_another_attribute(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    truth = colour_images(tmp_path / "img", 20, seed=3)
+    colour_dataset(sqlite_project, "colours", truth)
+    with pytest.raises(InputError, match="turn pre-annotation off"):
+        create_autolabel_job(
+            sqlite_project, job_spec("auto", proposals="theirs"), AutoLabelSpec(**FAKE)  # type: ignore[arg-type]
+        )
+    with sqlite_project.session() as session:
+        assert session.scalar(select(JobRow.id)) is None
+
+
 def test_budget_is_respected(sqlite_project: Project, tmp_path: Path) -> None:
     truth = colour_images(tmp_path / "img", 150, seed=4)
     colour_dataset(sqlite_project, "colours", truth)

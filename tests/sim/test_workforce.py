@@ -181,3 +181,44 @@ def test_enrolling_twice_reuses_the_users(sqlite_project: Project) -> None:
     first = SimulatedWorkforce(sqlite_project, CLASSES, [WorkerProfile("w")], team="sim")
     again = SimulatedWorkforce(sqlite_project, CLASSES, [WorkerProfile("w")], team="sim")
     assert first.user_ids == again.user_ids
+
+
+def test_proposed_boxes_in_a_drawing_task_are_checked_rather_than_drawn_again(
+    sqlite_project: Project,
+) -> None:
+    """A bounding-box job that shows a model's boxes (automated labeling pre-annotates) costs
+    a glance per right box; what the model missed is drawn."""
+    proposals: dict[str, Value] = {
+        "/img/0.jpg": Boxes((Box("cat", 10, 10, 30, 20, 0.9),)),  # the dog is missed
+        "/img/2.jpg": Boxes((Box("dog", 5, 5, 20, 20, 0.8),)),
+    }
+    _dataset(sqlite_project, list(proposals), proposals)
+    crowd = SimulatedWorkforce(
+        sqlite_project, BOXES, [WorkerProfile("w", class_error_rate=0.0, box_jitter=0)],
+        team="sim",
+    )
+    summary = crowd.work(_job(sqlite_project, TaskType.BOUNDING_BOX, proposals="model"))
+    assert summary.actions == {"verify_box": 2, "draw_box": 1}
+    seconds = ActionSeconds()
+    assert summary.seconds == pytest.approx(
+        2 * seconds.overhead + 2 * seconds.verify_box + seconds.draw_box
+    )
+    assert summary.seconds < manual_seconds([BOXES[uri] for uri in proposals])
+    answers = sorted(len(v.boxes) for v in _labels(sqlite_project).values())  # type: ignore[union-attr]
+    assert answers == [1, 2]
+
+
+def test_a_suggested_class_is_accepted_when_right_and_replaced_when_wrong(
+    sqlite_project: Project,
+) -> None:
+    proposals: dict[str, Value] = {
+        "/img/0.jpg": Classification("cat", 0.7),  # truth dog: classified by hand
+        "/img/1.jpg": Classification("cat", 0.9),  # right: accepted
+    }
+    _dataset(sqlite_project, list(proposals), proposals)
+    crowd = SimulatedWorkforce(
+        sqlite_project, CLASSES, [WorkerProfile("w", class_error_rate=0.0)], team="sim"
+    )
+    summary = crowd.work(_job(sqlite_project, TaskType.CLASSIFICATION, proposals="model"))
+    assert summary.actions == {"verify_label": 1, "classify": 1}
+    assert sorted(v.label for v in _labels(sqlite_project).values()) == ["cat", "dog"]  # type: ignore[union-attr]

@@ -215,9 +215,12 @@ def test_a_job_with_automated_labeling_starts_with_a_first_batch(
     body = {"name": "auto", "dataset": "shapes", "task_type": "bounding-box", "team": "red",
             "auto_label": {"batch_size": 1, "validation_size": 1, "target_accuracy": 0.9}}
     job = client.post("/api/jobs", json=body, headers=headers).json()
-    assert job["status"] == "in-progress"
+    assert (job["status"], job["proposals"]) == ("in-progress", "auto-proposals")
     progress = client.get(f"/api/jobs/{job['id']}/progress", headers=headers).json()
     assert (progress["total_items"], progress["waiting"]) == (4, 2)  # one to train, one held out
+    plain = client.post("/api/jobs", headers=headers, json={
+        **body, "name": "auto1", "auto_label": {"pre_annotate": False}}).json()
+    assert plain["proposals"] is None
     assert client.get(f"/api/jobs/{job['id']}/iterations", headers=headers).json() == []
     refused = client.post("/api/jobs", headers=headers, json={
         **body, "name": "auto2", "auto_label": {"initial_model": "nope:1"}})

@@ -75,6 +75,9 @@ def loop(
     price_per_task: Annotated[float, typer.Option(min=0)] = DEFAULT_PRICE_PER_TASK,
     compute_price_per_hour: Annotated[float, typer.Option(min=0)] = 1.0,
     budget: Annotated[float | None, typer.Option(help="Most the job may cost.")] = None,
+    pre_annotate: Annotated[
+        bool, typer.Option(help="People start from the model's labels (training items).")
+    ] = True,
     job: Annotated[str | None, typer.Option(help="Job name (default: from the dataset).")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     json_output: Annotated[bool, typer.Option("--json")] = False,
@@ -94,6 +97,7 @@ def loop(
             initial_model=initial_model,
             train_passes=train_passes,
             seed=seed,
+            pre_annotate=pre_annotate,
         )
         if auto_label
         else None

@@ -129,6 +129,11 @@ def create(
     compute_price: Annotated[
         float, typer.Option(help="Compute price per hour, for the cost.", rich_help_panel=AUTO)
     ] = 0.0,
+    pre_annotate: Annotated[
+        bool,
+        typer.Option(help="Show people the model's labels of what they label for training, to"
+                     " accept or correct (never on validation items).", rich_help_panel=AUTO),
+    ] = True,
     json_output: JsonOption = False,
 ) -> None:
     """Create job NAME: one task per image and worker, waiting for the team (with
@@ -148,6 +153,7 @@ def create(
                 batch_size=batch_size, validation_size=validation_size,
                 validation_max=validation_max, sampling=sampling,
                 budget=budget, compute_price_per_hour=compute_price,
+                pre_annotate=pre_annotate,
             ))
         elif any(
             x is not None

@@ -18,7 +18,11 @@ Each iteration:
    nothing is machine-labeled this round;
 5. unlabeled items at or above it are labeled by the machine (source MODEL, `human-annotated:
    no`, with their confidence); the next batch is the most uncertain items, spread out
-   (`truthloop.core.sampling`), or a random draw when the job's sampling is "random";
+   (`truthloop.core.sampling`), or a random draw when the job's sampling is "random"; people
+   see the model's labels of its training items as proposals to accept or correct
+   (`pre_annotate`; verifying a box takes a person a fraction of drawing it), while the
+   validation items come without, so that people's labels of them owe nothing to the model
+   they judge;
 6. until every item is labeled, or the budget cannot pay for another batch (the job stops).
 When no more than a batch is left after a round in which the model labeled, people get the
 less certain half and the model, trained on that too, a round on the rest, for as long as it
@@ -33,7 +37,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -84,10 +88,11 @@ class AutoLabelSpec:
     `validation_max` (default: a sixth of the items, within 100-250; a `validation_size` given
     stays fixed unless `validation_max` is given too), when only its size keeps the model from
     labeling more than the growth costs (`core.thresholds.validation_needed`); `budget` caps
-    the cost (people's tasks
-    at the job's price plus compute at `compute_price_per_hour`); `train_passes` sizes each
-    training (images seen, about epochs x images); `backend`/`backend_params` pick the model
-    (default: the built-in one for the task)."""
+    the cost (people's tasks at the job's price plus compute at `compute_price_per_hour`);
+    `train_passes` sizes each training (images seen, about epochs x images);
+    `backend`/`backend_params` pick the model (default: the built-in one for the task);
+    `pre_annotate` shows people the model's labels of the items they label for training, as
+    proposals under the attribute `<job>-proposals`."""
 
     target_accuracy: float = 0.95
     confidence: float = 0.95
@@ -103,6 +108,7 @@ class AutoLabelSpec:
     backend_params: dict[str, Any] | None = None
     train_passes: int = 2000
     seed: int = 0
+    pre_annotate: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,13 @@ def create_autolabel_job(
     says what is wrong (nothing is stored then)."""
     task_type = TaskType(spec.task_type)
     _check(auto, task_type)
+    if auto.pre_annotate:
+        if spec.proposals is not None:
+            raise InputError(
+                "an automated labeling job shows people its own model's proposals; to show those"
+                f" under {spec.proposals!r} instead, turn pre-annotation off"
+            )
+        spec = replace(spec, proposals=proposals_attribute(spec.name))
     if auto.initial_model is not None:
         initial = get_version(project, auto.initial_model)
         if initial.task is not MODEL_TASKS[task_type]:
@@ -175,6 +188,11 @@ def create_autolabel_job(
             )
     with project.session() as session:
         job = create_job(session, spec, created_by=created_by)
+        if auto.pre_annotate and items.proposed(session, job):
+            raise InputError(
+                f"dataset {spec.dataset!r} already has annotations under {job.proposals!r}, where"
+                " this job would put its model's proposals: choose another job name"
+            )
         items.hold_all(session, job)
         total = len(items.unreleased(session, job))
         # Zero errors in 59 items is the least that bounds the error at 5 % (95 % confidence),
@@ -211,6 +229,12 @@ def create_autolabel_job(
         session.flush()
         _release_next(session, job, row, {}, spent=0.0)
         return job.id
+
+
+def proposals_attribute(job_name: str) -> str:
+    """Where a job's model proposals are stored: the job's own attribute, so that no other
+    job's proposals, or stale ones, are ever shown in its tasks."""
+    return f"{job_name}-proposals"
 
 
 def autolabel_terms(session: Session, job: JobRow) -> AutoLabelJobRow | None:
@@ -332,6 +356,7 @@ def advance(project: Project, job_ref: str | int) -> Iteration | None:
             features=features,
             disputed=model_round.disputed,
             machine_labeled=len(machine),
+            proposals=_Proposals(model_round.version, found) if model_round.version else None,
             training_cost=_training_cost(session, job.id, auto.compute_price_per_hour),
         )
         return iteration
@@ -456,6 +481,20 @@ def _machine_labels(
     return labels
 
 
+@dataclass(frozen=True, slots=True)
+class _Proposals:
+    """A model version's labels by item, to show people as proposals."""
+
+    version: str
+    found: dict[int, Value]
+
+    def of(self, item_ids: list[int]) -> list[tuple[int, Value]]:
+        """The labels the machine would give these items; none for an image where it would
+        draw no box, as a person then draws from scratch anyway."""
+        labels = [(i, image_confidence(self.found[i])[0]) for i in item_ids if i in self.found]
+        return [(i, v) for i, v in labels if not (isinstance(v, Boxes) and not v.boxes)]
+
+
 def _release_next(
     session: Session,
     job: JobRow,
@@ -467,13 +506,15 @@ def _release_next(
     disputed: tuple[int, ...] = (),
     machine_labeled: int = 0,
     training_cost: float = 0.0,
+    proposals: _Proposals | None = None,
 ) -> None:
     """Release the next batch of the items in `left` (item id -> the model's confidence; all
     unlabeled items before the first model), or finish the job. While some validation items
     are `disputed`, the round asks second opinions on them alone, so that the same model can
     choose its threshold again on what people then say. When no more than a batch is left,
     people get the less certain half while another round of the model pays (see
-    `_another_round_pays`)."""
+    `_another_round_pays`). Where the job shows proposals, the batch's items outside the
+    validation set carry the model's labels (`proposals`)."""
     pool = left or {i: 0.0 for i, _ in items.unreleased(session, job)}
     if auto.batch > 0 and not left:
         _finish(job, JobStatus.COMPLETED)
@@ -517,8 +558,14 @@ def _release_next(
         picked = uncertainty_batch(candidates, size - held_out)
     auto.batch += 1
     auto.batch_started_at = utcnow()
-    batch = [*validation, *(int(i) for i in picked)]  # type: ignore[call-overload]
-    items.release(session, job, batch, validation, auto.batch, auto.batch_started_at)
+    trained_on = [int(i) for i in picked]  # type: ignore[call-overload]
+    items.release(
+        session, job, [*validation, *trained_on], validation, auto.batch, auto.batch_started_at
+    )
+    if proposals is not None and job.proposals == proposals_attribute(job.name):
+        items.propose(
+            session, job, proposals.of(trained_on), proposals.version, auto.batch_started_at
+        )
 
 
 def _another_round_pays(

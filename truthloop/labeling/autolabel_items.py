@@ -207,19 +207,51 @@ def batch_work(
     return items or 0, tasks, float(seconds)
 
 
+def _record_model_labels(
+    session: Session,
+    labels: Sequence[tuple[int, Value]],
+    attribute: str,
+    made_by: str,
+    now: datetime,
+) -> None:
+    for item_id, value in labels:
+        annotation = Annotation(
+            value, source=Source.MODEL, attribute=attribute, job_name=made_by, created_at=now
+        )
+        session.execute(slots.RECORD_ANNOTATION, annotation_row(item_id, annotation))
+
+
+def propose(
+    session: Session,
+    job: JobRow,
+    proposals: Sequence[tuple[int, Value]],
+    version: str,
+    now: datetime,
+) -> None:
+    """Store a model version's labels under the job's proposals attribute, where the items'
+    tasks show them to people as a start."""
+    assert job.proposals is not None
+    _record_model_labels(session, proposals, job.proposals, version, now)
+
+
+def proposed(session: Session, job: JobRow) -> bool:
+    """Whether any item of the job's dataset has annotations under its proposals attribute."""
+    return (
+        session.scalar(
+            select(AnnotationRow.id)
+            .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
+            .where(ItemRow.dataset_id == job.dataset_id, AnnotationRow.attribute == job.proposals)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def machine_label(
     session: Session, job: JobRow, labels: Sequence[tuple[int, Value]], now: datetime
 ) -> None:
     """Store the machine's labels (source MODEL, with their confidences) and close the items."""
-    for item_id, value in labels:
-        annotation = Annotation(
-            value,
-            source=Source.MODEL,
-            attribute=job.label_attribute,
-            job_name=job.name,
-            created_at=now,
-        )
-        session.execute(slots.RECORD_ANNOTATION, annotation_row(item_id, annotation))
+    _record_model_labels(session, labels, job.label_attribute, job.name, now)
     ids = [item_id for item_id, _ in labels]
     for part in _chunks(ids):
         session.execute(

@@ -180,16 +180,20 @@ class SimulatedWorkforce:
         match task.task_type:
             case TaskType.CLASSIFICATION:
                 assert isinstance(truth, Classification)
-                return _Answer(
-                    Classification(self._class(truth.label, labels, worker)),
-                    Counter(classify=1),
-                )
+                chosen = Classification(self._class(truth.label, labels, worker))
+                return _Answer(chosen, _choosing(chosen, task.proposals))
             case TaskType.MULTILABEL:
                 true_labels = (
                     truth.labels if isinstance(truth, MultiLabel) else (_label(truth),)
                 )
-                chosen = [self._class(x, labels, worker) for x in true_labels]
-                return _Answer(MultiLabel(tuple(dict.fromkeys(chosen))), Counter(classify=1))
+                picked = [self._class(x, labels, worker) for x in true_labels]
+                several = MultiLabel(tuple(dict.fromkeys(picked)))
+                return _Answer(several, _choosing(several, task.proposals))
+            case TaskType.BOUNDING_BOX if isinstance(task.proposals, Boxes):
+                # Proposed boxes (a model's, in automated labeling) are checked as in box
+                # adjustment: kept, moved or deleted, and what they miss drawn.
+                assert isinstance(truth, Boxes)
+                return self._adjust(task, truth.boxes, size, worker)
             case TaskType.BOUNDING_BOX:
                 assert isinstance(truth, Boxes)
                 drawn = self._draw(truth.boxes, labels, size, worker)
@@ -278,6 +282,14 @@ class SimulatedWorkforce:
         drawn = self._draw(missed, task.labels, size, worker)
         actions["draw_box"] += len(drawn)
         return _Answer(Boxes((*kept, *drawn)), actions)
+
+
+def _choosing(answer: Classification | MultiLabel, proposal: Value | None) -> Counter[str]:
+    """A suggested label the worker agrees with is accepted at a glance; otherwise they
+    classify the image themselves."""
+    if type(proposal) is type(answer) and is_correct(proposal, answer):  # type: ignore[arg-type]
+        return Counter(verify_label=1)
+    return Counter(classify=1)
 
 
 def _seconds(actions: Counter[str], worker: WorkerProfile) -> float:

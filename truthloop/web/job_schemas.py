@@ -40,6 +40,11 @@ class AutoLabelTerms(BaseModel):
     initial_model: str | None = Field(
         default=None, max_length=160, description="A model version to start from (chaining)."
     )
+    pre_annotate: bool = Field(
+        default=True,
+        description="People see the model's labels of the items they label for training"
+        " (stored under '<job>-proposals'); validation items never show them.",
+    )
 
     def to_spec(self) -> AutoLabelSpec:
         return AutoLabelSpec(**self.model_dump())
