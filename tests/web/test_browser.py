@@ -251,6 +251,25 @@ def test_box_adjustment_accept_all_and_move_one(portal: Portal, page: Page) -> N
     assert [(b.label, b.left, b.top) for b in value.boxes] == [("cat", 60, 70), ("dog", 250, 130)]
 
 
+def test_a_drawing_task_starts_from_the_models_boxes(portal: Portal, page: Page) -> None:
+    """As automated labeling shows them: proposals to accept or reject, then boxes to draw."""
+    job_id = portal.job(
+        name="assisted", task_type=labeling.TaskType.BOUNDING_BOX, proposals="model",
+        subset=ONE_ITEM,
+    )
+    sign_in(page, "wendy")
+    open_job(page, job_id)
+    expect(page.locator("li.proposal-row")).to_have_count(2)
+    page.keyboard.press("a")  # the first proposal is right
+    page.keyboard.press("r")  # the second is not
+    expect(page.locator("li.box-row")).to_have_count(1)
+    page.keyboard.press("Enter")
+    wait_until_done(page)
+    [value] = stored(portal, job_id)
+    assert isinstance(value, Boxes) and value.adjusted is None
+    assert [(b.label, b.left, b.top) for b in value.boxes] == [("cat", 60, 70)]
+
+
 def test_a_submit_whose_answer_is_lost_is_retried_and_stored_once(
     portal: Portal, page: Page
 ) -> None:
@@ -374,6 +393,16 @@ def test_a_manager_creates_a_job_with_automated_labeling(portal: Portal, page: P
     with portal.project.session() as session:
         job = labeling.get_job(session, "auto-boxes")
         assert job.task_type == labeling.TaskType.BOUNDING_BOX
+        assert job.proposals == "auto-boxes-proposals"  # pre-annotation is on unless cleared
+    page.goto("/jobs")
+    form.locator("input[name=name]").fill("by-hand")
+    form.locator("select[name=task_type]").select_option("bounding-box")
+    form.locator("input[name=auto_label]").check()
+    form.locator("input[name=pre_annotate]").uncheck()
+    form.get_by_role("button", name="Create job").click()
+    page.wait_for_url("**/jobs/*")
+    with portal.project.session() as session:
+        assert labeling.get_job(session, "by-hand").proposals is None
 
 
 def test_team_and_worker_quality_pages(portal: Portal, page: Page) -> None:

@@ -117,6 +117,7 @@ class JobForm(BaseModel):
     verification_categories: str = Field(default="correct, incorrect", max_length=2000)
     auto_label: bool = False
     target_accuracy: float = 0.95
+    pre_annotate: bool = False  # a checkbox sends nothing when cleared; the form checks it
 
     def to_create(self) -> JobCreate:
         try:
@@ -133,8 +134,11 @@ class JobForm(BaseModel):
                 proposals=self.proposals.strip() or None,
                 verification_categories=_comma_list(self.verification_categories),
                 auto_label=(
-                    AutoLabelTerms(target_accuracy=self.target_accuracy)
-                    if self.auto_label else None
+                    AutoLabelTerms(
+                        target_accuracy=self.target_accuracy, pre_annotate=self.pre_annotate
+                    )
+                    if self.auto_label
+                    else None
                 ),
             )
         except ValidationError as error:
