@@ -4,10 +4,11 @@ chaining labels from the first iteration."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.labeling.colours import FAKE, colour_dataset, colour_images, job_spec, workforce
 from truthloop.core.correctness import is_correct
@@ -51,6 +52,7 @@ from truthloop.storage.tables import (
     ItemRow,
     JobRow,
     SubmissionRow,
+    TaskRow,
 )
 
 
@@ -217,6 +219,61 @@ def test_pre_annotation_refuses_proposals_of_another_attribute(
         )
     with sqlite_project.session() as session:
         assert session.scalar(select(JobRow.id)) is None
+
+
+def _lifetime_runs_out(project: Project, job: int) -> None:
+    """As if the task lifetime had passed: the released slots people left are out of time."""
+    with project.session() as session:
+        session.execute(
+            update(TaskRow)
+            .where(TaskRow.job_id == job, TaskRow.available_until > items.HELD)
+            .values(available_until=datetime(2000, 1, 1))
+        )
+
+
+def test_a_first_batch_nobody_took_is_drawn_again(sqlite_project: Project, tmp_path: Path) -> None:
+    truth = colour_images(tmp_path / "img", 120, seed=6)
+    colour_dataset(sqlite_project, "colours", truth)
+    job = create_autolabel_job(
+        sqlite_project, job_spec("auto"), AutoLabelSpec(batch_size=40, validation_size=30, **FAKE)  # type: ignore[arg-type]
+    )
+    _lifetime_runs_out(sqlite_project, job)
+    empty = advance(sqlite_project, job)
+    assert empty is not None
+    assert (empty.human_labeled, empty.machine_labeled, empty.model_version) == (0, 0, None)
+    with sqlite_project.session() as session:
+        row = get_job(session, job)
+        assert items.open_released(session, row) == 70 and row.status == "in-progress"
+        assert len(items.validation_ids(session, row)) == 30
+    done = run_autolabel(sqlite_project, job, workforce(sqlite_project, truth).work)
+    assert done[-1].remaining == 0
+
+
+def test_items_nobody_labeled_in_time_go_back_to_the_pool_and_the_loop_goes_on(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    truth = colour_images(tmp_path / "img", 120, seed=6)
+    colour_dataset(sqlite_project, "colours", truth)
+    job = create_autolabel_job(
+        sqlite_project, job_spec("auto"), AutoLabelSpec(batch_size=40, validation_size=30, **FAKE)  # type: ignore[arg-type]
+    )
+    crowd = workforce(sqlite_project, truth)
+    assert crowd.work(job, max_tasks=50).tasks == 50  # of the 70 released
+    assert advance(sqlite_project, job) is None  # people are still at work
+    _lifetime_runs_out(sqlite_project, job)  # on the other 20
+    first = advance(sqlite_project, job)
+    assert first is not None and first.human_labeled == 50
+    with sqlite_project.session() as session:
+        row = get_job(session, job)
+        labeled = {x.item_id for x in items.human_labeled(session, row)}
+        validation = items.validation_ids(session, row)
+        # the unlabeled left the validation set, which the next batch makes up again
+        assert len(labeled) == 50 and len(validation) == 30
+        assert validation - labeled <= items.batch_items(session, row, 2)
+    assert first.validation_items == len(validation & labeled) < 30
+    done = run_autolabel(sqlite_project, job, crowd.work)
+    assert done[-1].remaining == 0
+    assert len({uri for uri, _, _ in _labels(sqlite_project, "auto")}) == 120
 
 
 def test_budget_is_respected(sqlite_project: Project, tmp_path: Path) -> None:

@@ -263,7 +263,10 @@ def advance(project: Project, job_ref: str | int) -> Iteration | None:
         if auto is None:
             raise InputError(f"job {job.name!r} does not have automated labeling on")
         done = {i.number for i in iterations(session, job.id)}
-        if auto.batch in done or auto.batch == 0 or items.open_released(session, job):
+        if auto.batch in done or auto.batch == 0:
+            return None
+        items.return_expired(session, job, utcnow())
+        if items.open_released(session, job):
             return None
         job_id, dataset = job.id, session.get(DatasetRow, job.dataset_id)
         assert dataset is not None  # the foreign key guarantees it
@@ -304,7 +307,9 @@ def advance(project: Project, job_ref: str | int) -> Iteration | None:
             most=most,
             report={"job": job_name, "iteration": number},
         )
-        if pool
+        # Before any person's label to learn from (a first batch left to expire), there is no
+        # model to ask.
+        if pool and (start_from or any(x.item_id not in validation for x in labeled))
         else _Round({}, None, None, None, None, (), None)
     )
     found, chosen, overall = model_round.found, model_round.chosen, model_round.overall
@@ -551,7 +556,7 @@ def _release_next(
         held_out = min(missing, math.ceil(size / 2))
     validation = [int(i) for i in random_batch(sorted(pool), held_out, seed=seed)]
     rest = sorted(set(pool) - set(validation))
-    if auto.sampling == Sampling.RANDOM or not left:
+    if auto.sampling == Sampling.RANDOM or not features:  # no model's view: a random draw
         picked = random_batch(rest, size - held_out, seed=seed + 1)
     else:
         candidates = [Candidate(i, 1.0 - pool[i], (features or {}).get(i, ())) for i in rest]

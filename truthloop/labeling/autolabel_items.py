@@ -99,6 +99,61 @@ def open_released(session: Session, job: JobRow) -> int:
     ) or 0
 
 
+def return_expired(session: Session, job: JobRow, now: datetime) -> int:
+    """Take back the released items nobody can label any more (every slot not yet answered
+    has passed its availability lifetime, with no lease running), so that the loop goes on
+    without them: an item people had labeled before (asked for a second opinion) is done with
+    that label; any other goes back to the pool, out of the validation set, for the model or
+    a later batch. The number of items taken back."""
+    live = select(TaskRow.item_id).where(
+        TaskRow.job_id == job.id,
+        TaskRow.status != TaskStatus.SUBMITTED,
+        (TaskRow.available_until > now)
+        | ((TaskRow.status == TaskStatus.LEASED) & (TaskRow.lease_expires_at > now)),
+    )
+    stale = list(
+        session.scalars(
+            select(JobItemRow.item_id).where(
+                JobItemRow.job_id == job.id,
+                JobItemRow.status == JobItemStatus.OPEN,
+                JobItemRow.batch > 0,
+                JobItemRow.item_id.not_in(live),
+            )
+        )
+    )
+    labeled = {x.item_id for x in human_labeled(session, job)}
+    done = [i for i in stale if i in labeled]
+    back = [i for i in stale if i not in labeled]
+    for part in _chunks(done):
+        session.execute(
+            update(JobItemRow)
+            .where(JobItemRow.job_id == job.id, JobItemRow.item_id.in_(part))
+            .values(status=JobItemStatus.DONE.value, done_at=now)
+        )
+    for part in _chunks(back):
+        session.execute(
+            update(JobItemRow)
+            .where(JobItemRow.job_id == job.id, JobItemRow.item_id.in_(part))
+            .values(batch=0)
+        )
+        session.execute(
+            update(TaskRow)
+            .where(
+                TaskRow.job_id == job.id,
+                TaskRow.item_id.in_(part),
+                TaskRow.status != TaskStatus.SUBMITTED,
+            )
+            .values(available_until=HELD)
+        )
+        session.execute(
+            delete(AutoLabelValidationRow).where(
+                AutoLabelValidationRow.job_id == job.id,
+                AutoLabelValidationRow.item_id.in_(part),
+            )
+        )
+    return len(stale)
+
+
 def unreleased(session: Session, job: JobRow) -> list[tuple[int, str]]:
     """(item id, uri) of the items neither people nor the machine have labeled, by id."""
     rows = session.execute(
