@@ -271,6 +271,15 @@ def test_items_nobody_labeled_in_time_go_back_to_the_pool_and_the_loop_goes_on(
         assert len(labeled) == 50 and len(validation) == 30
         assert validation - labeled <= items.batch_items(session, row, 2)
     assert first.validation_items == len(validation & labeled) < 30
+    _lifetime_runs_out(sqlite_project, job)  # nobody takes the second batch either
+    second = advance(sqlite_project, job)
+    assert second is not None and second.human_labeled == 0
+    with sqlite_project.session() as session:
+        row = get_job(session, job)
+        shown = select(AnnotationRow.item_id).where(AnnotationRow.attribute == "auto-proposals")
+        # the second batch's proposals went with its items: what is shown is the third's
+        third = items.batch_items(session, row, 3) - items.validation_ids(session, row)
+        assert set(session.scalars(shown)) == third and third
     done = run_autolabel(sqlite_project, job, crowd.work)
     assert done[-1].remaining == 0
     assert len({uri for uri, _, _ in _labels(sqlite_project, "auto")}) == 120

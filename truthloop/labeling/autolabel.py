@@ -178,7 +178,7 @@ def create_autolabel_job(
                 "an automated labeling job shows people its own model's proposals; to show those"
                 f" under {spec.proposals!r} instead, turn pre-annotation off"
             )
-        spec = replace(spec, proposals=proposals_attribute(spec.name))
+        spec = replace(spec, proposals=items.proposals_attribute(spec.name))
     if auto.initial_model is not None:
         initial = get_version(project, auto.initial_model)
         if initial.task is not MODEL_TASKS[task_type]:
@@ -229,12 +229,6 @@ def create_autolabel_job(
         session.flush()
         _release_next(session, job, row, {}, spent=0.0)
         return job.id
-
-
-def proposals_attribute(job_name: str) -> str:
-    """Where a job's model proposals are stored: the job's own attribute, so that no other
-    job's proposals, or stale ones, are ever shown in its tasks."""
-    return f"{job_name}-proposals"
 
 
 def autolabel_terms(session: Session, job: JobRow) -> AutoLabelJobRow | None:
@@ -567,7 +561,7 @@ def _release_next(
     items.release(
         session, job, [*validation, *trained_on], validation, auto.batch, auto.batch_started_at
     )
-    if proposals is not None and job.proposals == proposals_attribute(job.name):
+    if proposals is not None and items.shows_own_proposals(job):
         items.propose(
             session, job, proposals.of(trained_on), proposals.version, auto.batch_started_at
         )

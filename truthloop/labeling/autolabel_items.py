@@ -103,8 +103,9 @@ def return_expired(session: Session, job: JobRow, now: datetime) -> int:
     """Take back the released items nobody can label any more (every slot not yet answered
     has passed its availability lifetime, with no lease running), so that the loop goes on
     without them: an item people had labeled before (asked for a second opinion) is done with
-    that label; any other goes back to the pool, out of the validation set, for the model or
-    a later batch. The number of items taken back."""
+    that label; any other goes back to the pool, out of the validation set and without the
+    proposals it was shown (drawn later for validation, it must show none), for the model or a
+    later batch. The number of items taken back."""
     live = select(TaskRow.item_id).where(
         TaskRow.job_id == job.id,
         TaskRow.status != TaskStatus.SUBMITTED,
@@ -151,6 +152,12 @@ def return_expired(session: Session, job: JobRow, now: datetime) -> int:
                 AutoLabelValidationRow.item_id.in_(part),
             )
         )
+        if shows_own_proposals(job):
+            session.execute(
+                delete(AnnotationRow).where(
+                    AnnotationRow.item_id.in_(part), AnnotationRow.attribute == job.proposals
+                )
+            )
     return len(stale)
 
 
@@ -276,6 +283,17 @@ def _record_model_labels(
         session.execute(slots.RECORD_ANNOTATION, annotation_row(item_id, annotation))
 
 
+def proposals_attribute(job_name: str) -> str:
+    """Where a job's model proposals are stored: the job's own attribute, so that no other
+    job's proposals, or stale ones, are ever shown in its tasks."""
+    return f"{job_name}-proposals"
+
+
+def shows_own_proposals(job: JobRow) -> bool:
+    """Whether the job shows its model's proposals (rather than none, or a user's)."""
+    return job.proposals == proposals_attribute(job.name)
+
+
 def propose(
     session: Session,
     job: JobRow,
@@ -285,8 +303,7 @@ def propose(
 ) -> None:
     """Store a model version's labels under the job's proposals attribute, where the items'
     tasks show them to people as a start."""
-    assert job.proposals is not None
-    _record_model_labels(session, proposals, job.proposals, version, now)
+    _record_model_labels(session, proposals, proposals_attribute(job.name), version, now)
 
 
 def proposed(session: Session, job: JobRow) -> bool:
