@@ -362,26 +362,20 @@ def test_a_chained_job_trains_from_its_initial_model_after_iteration_1(
     assert sum(i.human_labeled + i.machine_labeled for i in done) == 160
 
 
-def test_a_second_person_labels_validation_items_the_model_disputes(
-    sqlite_project: Project, tmp_path: Path
-) -> None:
-    """w1 labels every image wrong (one in six: it has five colleagues); where the model
-    disagrees with w1 on a validation item, someone else labels it too, and the model that
-    agrees with them is counted right: the same model then machine-labels what it could not
-    before."""
+def _chained_job_with_a_sloppy_worker(
+    project: Project, tmp_path: Path
+) -> tuple[int, SimulatedWorkforce, str | None, dict[str, Value]]:
+    """Job 2, chained from job 1's model, and its workforce: w1 gets every image wrong, five
+    colleagues none (the job, the workforce, the initial model, job 2's truth)."""
     first_half = colour_images(tmp_path / "a", 200, seed=16)
     second_half = colour_images(tmp_path / "b", 200, seed=17)
-    colour_dataset(sqlite_project, "first", first_half)
-    colour_dataset(sqlite_project, "second", second_half)
+    colour_dataset(project, "first", first_half)
+    colour_dataset(project, "second", second_half)
     truth = {**first_half, **second_half}
     terms = AutoLabelSpec(batch_size=70, validation_size=60, **FAKE)  # type: ignore[arg-type]
-    job1 = create_autolabel_job(sqlite_project, job_spec("job1", "first"), terms)
-    run_autolabel(sqlite_project, job1, workforce(sqlite_project, truth).work)
-    with sqlite_project.session() as session:
-        terms_row = autolabel_terms(session, get_job(session, job1))
-        model = terms_row.latest_model if terms_row else None
+    model = _final_model(project, "first", terms, workforce(project, truth))
     sloppy = SimulatedWorkforce(
-        sqlite_project,
+        project,
         truth,
         [
             WorkerProfile("w1", class_error_rate=1.0),
@@ -390,7 +384,37 @@ def test_a_second_person_labels_validation_items_the_model_disputes(
         team="sim",
     )
     chained = AutoLabelSpec(batch_size=70, validation_size=60, initial_model=model, **FAKE)  # type: ignore[arg-type]
-    job2 = create_autolabel_job(sqlite_project, job_spec("job2", "second"), chained)
+    job2 = create_autolabel_job(project, job_spec("job2", "second"), chained)
+    return job2, sloppy, model, second_half
+
+
+def test_a_second_opinion_nobody_gives_in_time_leaves_the_first_label(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    job2, sloppy, model, _ = _chained_job_with_a_sloppy_worker(sqlite_project, tmp_path)
+    sloppy.work(job2)
+    first = advance(sqlite_project, job2)
+    assert first is not None and first.threshold is None
+    with sqlite_project.session() as session:
+        assert items.open_released(session, get_job(session, job2)) == 10  # w1's, asked again
+    _lifetime_runs_out(sqlite_project, job2)
+    second = advance(sqlite_project, job2)
+    assert second is not None and (second.human_labeled, second.human_seconds) == (0, 0)
+    assert second.model_version == model and second.validation_accuracy == first.validation_accuracy
+    with sqlite_project.session() as session:
+        row = get_job(session, job2)
+        labeled = {x.item_id for x in items.human_labeled(session, row)}
+        assert items.validation_ids(session, row) <= labeled  # each keeps w1's label
+
+
+def test_a_second_person_labels_validation_items_the_model_disputes(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    """w1 labels every image wrong (one in six: it has five colleagues); where the model
+    disagrees with w1 on a validation item, someone else labels it too, and the model that
+    agrees with them is counted right: the same model then machine-labels what it could not
+    before."""
+    job2, sloppy, model, second_half = _chained_job_with_a_sloppy_worker(sqlite_project, tmp_path)
     done = run_autolabel(sqlite_project, job2, sloppy.work)
 
     first, second = done
