@@ -85,6 +85,24 @@ def test_incremental_training_keeps_the_heatmaps_of_known_labels(
     assert torch.equal(new["box.1.weight"], old["box.1.weight"])
 
 
+def test_an_artifact_saved_before_flip_averaging_predicts_as_it_did(
+    detector: Detector, boxes_test: Shapes, tmp_path: Path
+) -> None:
+    assert detector.flip_average  # on by default
+    detector.save(tmp_path / "det.pt")
+    artifact = torch.load(tmp_path / "det.pt", weights_only=True)
+    del artifact["params"]["flip_average"]
+    torch.save(artifact, tmp_path / "old.pt")
+    old = Detector.load(tmp_path / "old.pt")
+    assert not old.flip_average
+    images = boxes_test.pictures()[:6]
+    detector.flip_average = False
+    try:
+        assert old.predict(images) == detector.predict(images)
+    finally:
+        detector.flip_average = True
+
+
 @pytest.mark.parametrize("size", [(150, 60), (40, 90)])
 def test_any_image_size_is_letterboxed(detector: Detector, size: tuple[int, int]) -> None:
     image = Image.new("RGB", size, (200, 200, 200))

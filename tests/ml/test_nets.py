@@ -41,3 +41,21 @@ def test_top_k_is_capped_by_the_number_of_cells() -> None:
         torch.zeros(1, 3, 16, 16)
     )
     assert logits.shape == (1, 16) and boxes.shape == (1, 16, 4)
+
+
+def test_flip_averaging_answers_a_mirrored_image_with_mirrored_boxes() -> None:
+    """Averaged with its mirror view, the decoder no longer depends on which way an image
+    faces: the same peaks, their boxes mirrored."""
+    torch.manual_seed(0)
+    decoder = PeakDecoder(DetectorNet(2, width=0.5).eval(), top_k=5, flip_average=True)
+    pixels = torch.rand(1, 3, 32, 32) * 255
+    with torch.inference_mode():
+        logits, classes, boxes = decoder(pixels)
+        m_logits, m_classes, m_boxes = decoder(pixels.flip(3))
+    assert torch.allclose(logits, m_logits, atol=1e-4) and torch.equal(classes, m_classes)
+    left, top, right, bottom = boxes.unbind(2)
+    mirrored = torch.stack([32 - right, top, 32 - left, bottom], 2)
+    assert torch.allclose(m_boxes, mirrored, atol=1e-3)
+    plain = PeakDecoder(decoder.net, top_k=5)
+    with torch.inference_mode():
+        assert not torch.allclose(plain(pixels)[0], plain(pixels.flip(3))[0], atol=1e-4)

@@ -125,17 +125,32 @@ class PeakDecoder(nn.Module):
     """A detector net plus the decoding that exports well to ONNX: the `top_k` local maxima of
     the heatmaps (a 3x3 max-pool does the suppression) and their boxes.
 
+    With `flip_average`, the net also sees each image mirrored left to right, and the two
+    views' heatmaps and box sides are averaged, mirrored back (test-time augmentation): an
+    object one view barely sees, or a shape one view takes for a logo, lands between the two,
+    so the confidences order images by how right they are better than either view does.
+
     Returns (heatmap logits N x k, class indices N x k, boxes N x k x 4 as left, top, right,
     bottom in input pixels).
     """
 
-    def __init__(self, net: DetectorNet, top_k: int = 100):
+    def __init__(self, net: DetectorNet, top_k: int = 100, flip_average: bool = False):
         super().__init__()
         self.net = net
         self.top_k = top_k
+        self.flip_average = flip_average
+
+    def _look(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
+        if not self.flip_average:
+            return self.net(pixels)
+        n = pixels.shape[0]
+        heat, distances = self.net(torch.cat([pixels, pixels.flip(3)]))
+        # Mirrored, a cell's left side is the other view's right side.
+        mirrored = distances[n:].flip(3)[:, [2, 1, 0, 3]]
+        return (heat[:n] + heat[n:].flip(3)) / 2, (distances[:n] + mirrored) / 2
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        heat, distances = self.net(pixels)
+        heat, distances = self._look(pixels)
         n, _, h, w = heat.shape
         is_peak = F.max_pool2d(heat, 3, 1, 1) == heat
         k = min(self.top_k, heat.shape[1] * h * w)  # a plain int: the export fixes it

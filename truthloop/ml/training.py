@@ -82,6 +82,9 @@ class TorchModel(ABC):
     label_rows: ClassVar[tuple[str, ...]]
     # Optimiser steps an automatic number of epochs aims at.
     auto_steps: ClassVar[int] = 400
+    # Hyper-parameters added since the first artifacts, with the values that load those as
+    # they were saved.
+    added_params: ClassVar[dict[str, Any]] = {}
 
     image_size: int
     epochs: int | None
@@ -198,7 +201,7 @@ class TorchModel(ABC):
     @classmethod
     def load(cls, path: Path) -> Self:
         artifact = _read_artifact(path, cls.kind)
-        model = cls(**artifact["params"])
+        model = cls(**{**cls.added_params, **artifact["params"]})
         decoding = Decoding.from_json(artifact["decoding"])
         net = model._build(len(decoding.labels))
         net.load_state_dict(artifact["state"])
