@@ -30,9 +30,11 @@ from truthloop.labeling import JobSpec, TaskType, export_manifest, get_job
 from truthloop.labeling import autolabel_items as items
 from truthloop.labeling.autolabel import (
     AutoLabelSpec,
+    Iteration,
     Sampling,
     _another_round_pays,
     _validation_worth_growing,
+    _within_a_batch_of_target,
     advance,
     autolabel_terms,
     create_autolabel_job,
@@ -649,3 +651,23 @@ def test_another_round_is_given_only_when_it_saves_more_than_the_training_costs(
     assert not _another_round_pays(10, 10, 10, training_cost=0.3, price=0.1)
     assert not _another_round_pays(0, 20, 10, training_cost=0.0, price=1.0)  # labeled nothing
     assert not _another_round_pays(1, 9, 10, training_cost=0.0, price=1.0)  # likely 0.5 item
+
+
+def _round(number: int, accuracy: float | None, version: str | None, machine: int = 0) -> Iteration:
+    return Iteration(
+        number=number, human_labeled=100, machine_labeled=machine, validation_items=125,
+        threshold=None, validation_accuracy=accuracy, accuracy_bound=None, mean_iou=None,
+        model_version=version, human_seconds=0.0, compute_seconds=0.0, cost=0.0, elapsed_s=0.0,
+        remaining=500,
+    )
+
+
+def test_a_model_within_a_batch_of_the_target_gets_its_next_chance_after_half_a_batch() -> None:
+    first, second = _round(1, 0.70, "v1"), _round(2, 0.84, "v2")
+    assert not _within_a_batch_of_target([first], 0.95)  # no pace to go by yet
+    assert _within_a_batch_of_target([first, second], 0.95)  # 0.84 + 0.14 passes 0.95
+    # after second opinions, the same model is measured against the one before it
+    assert _within_a_batch_of_target([first, second, _round(3, 0.89, "v2")], 0.95)
+    assert not _within_a_batch_of_target([first, _round(2, 0.80, "v2")], 0.95)  # 0.90
+    assert not _within_a_batch_of_target([first, _round(2, 0.84, "v2", machine=10)], 0.95)
+    assert not _within_a_batch_of_target([first, _round(2, None, None)], 0.95)

@@ -24,6 +24,9 @@ Each iteration:
    validation items come without, so that people's labels of them owe nothing to the model
    they judge;
 6. until every item is labeled, or the budget cannot pay for another batch (the job stops).
+A model that labeled nothing but came within a batch of the target (its validation accuracy,
+gaining as much again as since the model before, would pass it) gets its next chance after half
+a batch: people label no more than the model may need.
 When no more than a batch is left after a round in which the model labeled, people get the
 less certain half and the model, trained on that too, a round on the rest, for as long as it
 is likely to label some and saves people more than its training costs. The validation set
@@ -357,8 +360,24 @@ def advance(project: Project, job_ref: str | int) -> Iteration | None:
             machine_labeled=len(machine),
             proposals=_Proposals(model_round.version, found) if model_round.version else None,
             training_cost=_training_cost(session, job.id, auto.compute_price_per_hour),
+            half_batch=_within_a_batch_of_target(iterations(session, job.id), target),
         )
         return iteration
+
+
+def _within_a_batch_of_target(rounds: list[Iteration], target: float) -> bool:
+    """Whether the last round's model, which labeled nothing, would pass the target accuracy
+    on the validation set if the next batch taught it as much as the last taught the model
+    before it (the rounds, in order, the last one included)."""
+    last = rounds[-1]
+    if last.validation_accuracy is None or last.machine_labeled:
+        return False
+    before = [
+        r.validation_accuracy
+        for r in rounds[:-1]
+        if r.model_version not in (None, last.model_version) and r.validation_accuracy is not None
+    ]
+    return bool(before) and 2 * last.validation_accuracy - before[-1] >= target
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +525,7 @@ def _release_next(
     machine_labeled: int = 0,
     training_cost: float = 0.0,
     proposals: _Proposals | None = None,
+    half_batch: bool = False,
 ) -> None:
     """Release the next batch of the items in `left` (item id -> the model's confidence; all
     unlabeled items before the first model), or finish the job. While some validation items
@@ -513,7 +533,8 @@ def _release_next(
     choose its threshold again on what people then say. When no more than a batch is left,
     people get the less certain half while another round of the model pays (see
     `_another_round_pays`). Where the job shows proposals, the batch's items outside the
-    validation set carry the model's labels (`proposals`)."""
+    validation set carry the model's labels (`proposals`). With `half_batch`, people label
+    half a batch for training."""
     pool = left or {i: 0.0 for i, _ in items.unreleased(session, job)}
     if auto.batch > 0 and not left:
         _finish(job, JobStatus.COMPLETED)
@@ -529,7 +550,9 @@ def _release_next(
     # A chained job's first model is the initial one, ready to label: people label only the
     # validation set first, so that it can choose its threshold and label from iteration 1.
     chained_start = auto.batch == 0 and auto.initial_model is not None
-    train_batch = 0 if chained_start else auto.batch_size
+    train_batch = (
+        0 if chained_start else math.ceil(auto.batch_size / 2) if half_batch else auto.batch_size
+    )
     size = min(train_batch + missing, len(pool))
     unsure = len(pool) - missing
     if unsure <= train_batch and _another_round_pays(
