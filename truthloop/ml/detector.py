@@ -46,10 +46,10 @@ class Detector(TorchModel):
     `auto_steps` optimiser steps (at least 10 epochs); `width`/`depth`/`neck` size the net;
     `mosaic` the share of four-image training samples; `min_confidence` the lowest calibrated
     confidence `predict` returns; `flip_average` predicts from the image and its mirror image
-    together (twice the inference, for confidences that rank images by how right they are
-    clearly better: on 250 synthetic logos, after 375 training images, 94 % of images right
-    instead of 92 %, and a threshold a validation set can certify); `backbone_weights` a
-    pretrained backbone (see
+    together (twice the inference, for confidences that rank images by how right they are:
+    in three trainings on 250 and 375 synthetic logos, 0.4-1.6 points more of 250 unseen ones
+    right, and the share of them that 125 of them certify at 95 % went from 0, 51 and 52 % to
+    0, 87 and 99 %); `backbone_weights` a pretrained backbone (see
     `truthloop.ml.pretrained`); `calibration_share` of the images is held out for calibration
     when `fit` gets no validation records; `min_images` is the fewest labeled images `fit`
     accepts."""
