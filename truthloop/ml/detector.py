@@ -48,8 +48,8 @@ class Detector(TorchModel):
     confidence `predict` returns; `flip_average` predicts from the image and its mirror image
     together (twice the inference, for confidences that rank images by how right they are:
     in three trainings on 250 and 375 synthetic logos, 0.4-1.6 points more of 250 unseen ones
-    right, and the share of them that 125 of them certify at 95 % went from 0, 51 and 52 % to
-    0, 87 and 99 %); `backbone_weights` a pretrained backbone (see
+    right, and the share of them a validation set of 125 certifies at 95 % went from 0, 51
+    and 52 % to 0, 87 and 99 %); `backbone_weights` a pretrained backbone (see
     `truthloop.ml.pretrained`); `calibration_share` of the images is held out for calibration
     when `fit` gets no validation records; `min_images` is the fewest labeled images `fit`
     accepts."""
