@@ -7,6 +7,7 @@ import pytest
 from truthloop.core.thresholds import (
     binomial_cdf,
     bound_at_most,
+    checkpoints,
     choose_threshold,
     coverage,
     error_upper_bound,
@@ -59,13 +60,30 @@ def test_the_point_estimate_is_not_enough() -> None:
     assert choose_threshold(_scored(40, 10)) is None
 
 
-def test_lowest_threshold_that_keeps_the_errors_out() -> None:
-    # 60 right: qualifies (bound 4.9 %); with the first wrong one, 1 in 61 does not (9.5 %).
+def test_thresholds_are_tested_where_the_bound_tolerates_one_more_error() -> None:
+    assert checkpoints(125, 0.95) == [59, 93, 124, 125]
+    assert checkpoints(93, 0.95) == [59, 93]
+    assert checkpoints(58, 0.95) == []  # too few even without an error
+    assert checkpoints(125, 0.95, 0.99)[0] == 90
+
+
+def test_the_threshold_stops_at_the_last_checkpoint_that_holds() -> None:
+    # The 59 surest right qualify (bound 4.9 %); all 90 hold 30 errors: the search ends.
     chosen = choose_threshold(_scored(60, 30))
     assert chosen is not None
-    assert chosen.threshold == pytest.approx(0.99 - 59e-4)  # the lowest right item
-    assert (chosen.items, chosen.errors) == (60, 0)
-    assert chosen.accuracy_bound == pytest.approx(0.05 ** (1 / 60))
+    assert chosen.threshold == pytest.approx(0.99 - 58e-4)  # the 59th surest item
+    assert (chosen.items, chosen.errors) == (59, 0)
+    assert chosen.accuracy_bound == pytest.approx(0.05 ** (1 / 59))
+
+
+def test_an_error_among_the_surest_ends_the_search_however_clean_the_rest_looks() -> None:
+    """Scanning for the lowest threshold that qualifies would take 1 error in the 96 surest
+    (bound 4.9 %); tested in sequence, the first checkpoint (59 without an error) fails."""
+    scored = [(1.0 - n / 1000, n != 37) for n in range(96)] + [(0.5, False)] * 30
+    assert choose_threshold(scored) is None
+    late = [(1.0 - n / 1000, n != 70) for n in range(96)] + [(0.5, False)] * 30
+    chosen = choose_threshold(late)  # the error after the 59th: 93 with one error hold
+    assert chosen is not None and (chosen.items, chosen.errors) == (93, 1)
 
 
 def test_some_errors_are_accepted_when_the_bound_allows_them() -> None:

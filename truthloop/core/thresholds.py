@@ -7,10 +7,15 @@ error rate at confidence 1 - alpha is the p at which seeing `errors` or fewer ha
 alpha; the threshold qualifies when that bound is at most 1 - target accuracy. The lowest
 qualifying threshold labels the most items.
 
-The bound holds for one threshold fixed in advance; scanning every validation confidence and
-keeping the lowest that qualifies chooses among many, so the stated confidence is a little
-optimistic. The one-sided 95 % bound is strict enough that the benchmark measures the machine
-labels against ground truth in every run to check it.
+The bound holds for one threshold fixed in advance. Scanning every validation confidence and
+keeping the lowest that qualifies would choose among many looks, and take the luck of the one
+that looks best: on synthetic logos a validation set whose 39th to 96th surest items happened
+to be all right certified a threshold at which the same model was 94.2 % right on the rest.
+So thresholds are tested in a fixed sequence (Learn then Test: Angelopoulos, Bates, Candès,
+Jordan and Lei, 2021), from the surest items down, at the validation sizes where the bound
+first tolerates one more error (59, 93, 124, ... items at 95 %/95 %) and at the whole set; the
+first that fails ends the search. Each test at the full confidence then keeps the stated
+confidence for the threshold chosen.
 
 The validation labels are people's, and people slip; `worth_second_opinions` says which items
 the model disputes are worth a second person's label before the threshold is chosen again.
@@ -107,30 +112,38 @@ def coverage(
     return Coverage(threshold, len(above), errors, 1 - errors / len(above), 1 - bound)
 
 
+def checkpoints(total: int, target_accuracy: float, confidence: float = 0.95) -> list[int]:
+    """The validation sizes (surest items first) at which `choose_threshold` tests: the least
+    size at which 0, 1, 2, ... errors still meet `target_accuracy` with `confidence`, then
+    `total` itself; none when `total` items are too few even without an error."""
+    limit = 1.0 - target_accuracy
+    sizes: list[int] = []
+    for n in range(1, total + 1):
+        if bound_at_most(len(sizes), n, limit, confidence):
+            sizes.append(n)
+    return [*sizes, total] if sizes and sizes[-1] < total else sizes
+
+
 def choose_threshold(
     scored: Sequence[tuple[float, bool]],
     target_accuracy: float = 0.95,
     confidence: float = 0.95,
 ) -> Coverage | None:
     """The lowest validation confidence at which the items at or above it meet
-    `target_accuracy` with `confidence` (see the module docstring); None when none does."""
+    `target_accuracy` with `confidence`, found by fixed-sequence testing at the `checkpoints`
+    (see the module docstring); None when the first fails."""
     if not 0.0 < target_accuracy < 1.0:
         raise ValueError(f"target accuracy must be between 0 and 1, not {target_accuracy}")
     limit = 1.0 - target_accuracy
-    # Lowest threshold first, so the first that qualifies is the answer. Every item scored
-    # the same as the threshold is at or above it, so ties form one step.
-    ordered = sorted(scored, key=lambda s: s[0])
-    total = len(ordered)
-    errors_from = [0] * (total + 1)
-    for i in range(total - 1, -1, -1):
-        errors_from[i] = errors_from[i + 1] + (not ordered[i][1])
-    for i, (score, _) in enumerate(ordered):
-        if i and ordered[i - 1][0] == score:
-            continue
-        n, errors = total - i, errors_from[i]
-        if errors / n <= limit and bound_at_most(errors, n, limit, confidence):
-            return coverage(score, scored, confidence)
-    return None
+    surest = sorted((score for score, _ in scored), reverse=True)
+    chosen = None
+    for size in checkpoints(len(surest), target_accuracy, confidence):
+        # Every item scored the same as the threshold is at or above it: ties join the test.
+        found = coverage(surest[size - 1], scored, confidence)
+        if not bound_at_most(found.errors, found.items, limit, confidence):
+            break
+        chosen = found
+    return chosen
 
 
 def worth_second_opinions(
