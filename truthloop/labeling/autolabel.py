@@ -550,9 +550,12 @@ def _release_next(
     # A chained job's first model is the initial one, ready to label: people label only the
     # validation set first, so that it can choose its threshold and label from iteration 1.
     chained_start = auto.batch == 0 and auto.initial_model is not None
-    train_batch = (
-        0 if chained_start else math.ceil(auto.batch_size / 2) if half_batch else auto.batch_size
-    )
+    if chained_start:
+        train_batch = 0
+    elif half_batch:
+        train_batch = math.ceil(auto.batch_size / 2)
+    else:
+        train_batch = auto.batch_size
     size = min(train_batch + missing, len(pool))
     unsure = len(pool) - missing
     if unsure <= train_batch and _another_round_pays(
