@@ -4,8 +4,8 @@ right at the target accuracy with a stated confidence, not just on the point est
 On the validation set (items people labeled and the model never trained on), the items at or
 above a threshold have `errors` wrong of `n`. The one-sided Clopper–Pearson upper bound on their
 error rate at confidence 1 - alpha is the p at which seeing `errors` or fewer has probability
-alpha; the threshold qualifies when that bound is at most 1 - target accuracy. The lowest
-qualifying threshold labels the most items.
+alpha; the threshold qualifies when that bound is at most 1 - target accuracy. A lower
+threshold labels more items.
 
 The bound holds for one threshold fixed in advance. Scanning every validation confidence and
 keeping the lowest that qualifies would choose among many looks, and take the luck of the one
