@@ -69,6 +69,17 @@ def _final_model(
         return row.latest_model if row else None
 
 
+def _colour_job(
+    project: Project, tmp_path: Path, images: int, *, seed: int, separable: bool = True,
+    **terms: object,
+) -> tuple[int, dict[str, Value]]:
+    """Job "auto" over `images` colour images, with the fake model; the job and their truth."""
+    truth = colour_images(tmp_path / "img", images, seed=seed, separable=separable)
+    colour_dataset(project, "colours", truth)
+    spec = AutoLabelSpec(**{**FAKE, **terms})  # type: ignore[arg-type]
+    return create_autolabel_job(project, job_spec("auto"), spec), truth
+
+
 def _labels(project: Project, job: str) -> list[tuple[str, Source, Value]]:
     with project.session() as session:
         rows = session.execute(
@@ -144,10 +155,8 @@ def test_validation_items_are_never_trained_on(sqlite_project: Project, tmp_path
 def test_nothing_is_machine_labeled_when_no_threshold_qualifies(
     sqlite_project: Project, tmp_path: Path
 ) -> None:
-    truth = colour_images(tmp_path / "img", 200, seed=3, separable=False)
-    colour_dataset(sqlite_project, "colours", truth)
-    job = create_autolabel_job(
-        sqlite_project, job_spec("auto"), AutoLabelSpec(batch_size=40, validation_size=60, **FAKE)  # type: ignore[arg-type]
+    job, truth = _colour_job(
+        sqlite_project, tmp_path, 200, seed=3, separable=False, batch_size=40, validation_size=60
     )
     done = run_autolabel(sqlite_project, job, workforce(sqlite_project, truth).work)
     assert sum(i.machine_labeled for i in done) == 0
@@ -162,10 +171,8 @@ def test_nothing_is_machine_labeled_when_no_threshold_qualifies(
 def test_people_see_the_models_labels_on_training_items_but_not_on_validation_items(
     sqlite_project: Project, tmp_path: Path
 ) -> None:
-    truth = colour_images(tmp_path / "img", 200, seed=3, separable=False)
-    colour_dataset(sqlite_project, "colours", truth)
-    job = create_autolabel_job(
-        sqlite_project, job_spec("auto"), AutoLabelSpec(batch_size=40, validation_size=60, **FAKE)  # type: ignore[arg-type]
+    job, truth = _colour_job(
+        sqlite_project, tmp_path, 200, seed=3, separable=False, batch_size=40, validation_size=60
     )
     crowd = workforce(sqlite_project, truth)
     assert crowd.work(job).actions == {"classify": 100}  # no model yet: nothing proposed
@@ -176,19 +183,20 @@ def test_people_see_the_models_labels_on_training_items_but_not_on_validation_it
         assert row.proposals == "auto-proposals"
         released = items.batch_items(session, row, 2)
         proposals = session.execute(
-            select(ItemRow.uri, AnnotationRow.job_name, AnnotationRow.kind, AnnotationRow.value)
+            select(
+                ItemRow.id, ItemRow.uri, AnnotationRow.job_name, AnnotationRow.kind,
+                AnnotationRow.value,
+            )
             .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
             .where(AnnotationRow.attribute == "auto-proposals")
         ).all()
-        proposed_ids = set(
-            session.scalars(
-                select(AnnotationRow.item_id).where(AnnotationRow.attribute == "auto-proposals")
-            )
-        )
+        proposed_ids = {item_id for item_id, *_ in proposals}
         assert proposed_ids == released and not released & items.validation_ids(session, row)
     assert len(proposals) == 40
-    assert {made_by for _, made_by, _, _ in proposals} == {first.model_version}
-    right = sum(is_correct(value_from_json(kind, v), truth[uri]) for uri, _, kind, v in proposals)
+    assert {made_by for _, _, made_by, _, _ in proposals} == {first.model_version}
+    right = sum(
+        is_correct(value_from_json(kind, v), truth[uri]) for _, uri, _, kind, v in proposals
+    )
     # the workers accept the model's right guesses at a glance and classify the rest
     second = crowd.work(job)
     assert second.actions == {"verify_label": right, "classify": 40 - right}
@@ -196,10 +204,10 @@ def test_people_see_the_models_labels_on_training_items_but_not_on_validation_it
 
 
 def test_pre_annotation_can_be_turned_off(sqlite_project: Project, tmp_path: Path) -> None:
-    truth = colour_images(tmp_path / "img", 200, seed=3, separable=False)
-    colour_dataset(sqlite_project, "colours", truth)
-    terms = AutoLabelSpec(batch_size=40, validation_size=60, pre_annotate=False, **FAKE)  # type: ignore[arg-type]
-    job = create_autolabel_job(sqlite_project, job_spec("auto"), terms)
+    job, truth = _colour_job(
+        sqlite_project, tmp_path, 200, seed=3, separable=False, batch_size=40,
+        validation_size=60, pre_annotate=False,
+    )
     crowd = workforce(sqlite_project, truth)
     crowd.work(job)
     assert advance(sqlite_project, job) is not None
@@ -234,10 +242,8 @@ def _lifetime_runs_out(project: Project, job: int) -> None:
 
 
 def test_a_first_batch_nobody_took_is_drawn_again(sqlite_project: Project, tmp_path: Path) -> None:
-    truth = colour_images(tmp_path / "img", 120, seed=6)
-    colour_dataset(sqlite_project, "colours", truth)
-    job = create_autolabel_job(
-        sqlite_project, job_spec("auto"), AutoLabelSpec(batch_size=40, validation_size=30, **FAKE)  # type: ignore[arg-type]
+    job, truth = _colour_job(
+        sqlite_project, tmp_path, 120, seed=6, batch_size=40, validation_size=30
     )
     _lifetime_runs_out(sqlite_project, job)
     empty = advance(sqlite_project, job)
@@ -254,10 +260,8 @@ def test_a_first_batch_nobody_took_is_drawn_again(sqlite_project: Project, tmp_p
 def test_items_nobody_labeled_in_time_go_back_to_the_pool_and_the_loop_goes_on(
     sqlite_project: Project, tmp_path: Path
 ) -> None:
-    truth = colour_images(tmp_path / "img", 120, seed=6)
-    colour_dataset(sqlite_project, "colours", truth)
-    job = create_autolabel_job(
-        sqlite_project, job_spec("auto"), AutoLabelSpec(batch_size=40, validation_size=30, **FAKE)  # type: ignore[arg-type]
+    job, truth = _colour_job(
+        sqlite_project, tmp_path, 120, seed=6, batch_size=40, validation_size=30
     )
     crowd = workforce(sqlite_project, truth)
     assert crowd.work(job, max_tasks=50).tasks == 50  # of the 70 released

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from truthloop.core.serialize import value_from_json
 from truthloop.core.types import Annotation, ImageRecord, ImageSize, Source, Value
 from truthloop.labeling import slots
-from truthloop.labeling.jobs import JobItemStatus, TaskStatus
+from truthloop.labeling.jobs import JobItemStatus, TaskStatus, workable_slot
 from truthloop.storage.datasets import annotation_row
 from truthloop.storage.tables import (
     AnnotationRow,
@@ -99,19 +99,14 @@ def open_released(session: Session, job: JobRow) -> int:
     ) or 0
 
 
-def return_expired(session: Session, job: JobRow, now: datetime) -> int:
+def return_expired(session: Session, job: JobRow, now: datetime) -> None:
     """Take back the released items nobody can label any more (every slot not yet answered
     has passed its availability lifetime, with no lease running), so that the loop goes on
     without them: an item people had labeled before (asked for a second opinion) is done with
     that label; any other goes back to the pool, out of the validation set and without the
     proposals it was shown (drawn later for validation, it must show none), for the model or a
-    later batch. The number of items taken back."""
-    live = select(TaskRow.item_id).where(
-        TaskRow.job_id == job.id,
-        TaskRow.status != TaskStatus.SUBMITTED,
-        (TaskRow.available_until > now)
-        | ((TaskRow.status == TaskStatus.LEASED) & (TaskRow.lease_expires_at > now)),
-    )
+    later batch."""
+    live = select(TaskRow.item_id).where(TaskRow.job_id == job.id, workable_slot(now))
     stale = list(
         session.scalars(
             select(JobItemRow.item_id).where(
@@ -123,15 +118,8 @@ def return_expired(session: Session, job: JobRow, now: datetime) -> int:
         )
     )
     labeled = {x.item_id for x in human_labeled(session, job)}
-    done = [i for i in stale if i in labeled]
-    back = [i for i in stale if i not in labeled]
-    for part in _chunks(done):
-        session.execute(
-            update(JobItemRow)
-            .where(JobItemRow.job_id == job.id, JobItemRow.item_id.in_(part))
-            .values(status=JobItemStatus.DONE.value, done_at=now)
-        )
-    for part in _chunks(back):
+    _close(session, job, [i for i in stale if i in labeled], now)
+    for part in _chunks([i for i in stale if i not in labeled]):
         session.execute(
             update(JobItemRow)
             .where(JobItemRow.job_id == job.id, JobItemRow.item_id.in_(part))
@@ -158,7 +146,6 @@ def return_expired(session: Session, job: JobRow, now: datetime) -> int:
                     AnnotationRow.item_id.in_(part), AnnotationRow.attribute == job.proposals
                 )
             )
-    return len(stale)
 
 
 def unreleased(session: Session, job: JobRow) -> list[tuple[int, str]]:
@@ -333,6 +320,11 @@ def machine_label(
                 TaskRow.status == TaskStatus.WAITING,
             )
         )
+    _close(session, job, ids, now)
+
+
+def _close(session: Session, job: JobRow, item_ids: Sequence[int], now: datetime) -> None:
+    for part in _chunks(item_ids):
         session.execute(
             update(JobItemRow)
             .where(JobItemRow.job_id == job.id, JobItemRow.item_id.in_(part))

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from truthloop.core.names import name_problem
@@ -398,19 +398,23 @@ def close_expired_jobs(session: Session, now: datetime | None = None) -> list[st
     return [job.name for job in expired]
 
 
+def workable_slot(now: datetime) -> ColumnElement[bool]:
+    """A task slot someone can still answer: not answered yet, and still available or under a
+    lease that runs."""
+    task = TaskRow
+    return (task.status != TaskStatus.SUBMITTED) & (
+        (task.available_until > now)
+        | ((task.status == TaskStatus.LEASED) & (task.lease_expires_at > now))
+    )
+
+
 def _workable(session: Session, job_id: int, now: datetime) -> bool:
     """Whether some slot of an open item of the job is still available, or under a lease."""
     task, job_item = TaskRow, JobItemRow
     return session.scalar(
         select(task.id)
         .join(job_item, (job_item.job_id == task.job_id) & (job_item.item_id == task.item_id))
-        .where(
-            task.job_id == job_id,
-            job_item.status == JobItemStatus.OPEN,
-            task.status != TaskStatus.SUBMITTED,
-            (task.available_until > now)
-            | ((task.status == TaskStatus.LEASED) & (task.lease_expires_at > now)),
-        )
+        .where(task.job_id == job_id, job_item.status == JobItemStatus.OPEN, workable_slot(now))
         .limit(1)
     ) is not None
 
