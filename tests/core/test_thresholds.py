@@ -135,6 +135,15 @@ def test_no_second_opinions_on_what_is_mostly_the_models_own_error() -> None:
     assert worth_second_opinions(disputed, None, scored) == ()
 
 
+def test_second_opinions_are_asked_among_the_surest_where_disputes_are_few() -> None:
+    # 3 of the 60 surest disputed (people's slips, likely), and 30 of the 40 least sure (the
+    # model's own errors): asking all 33 would be mostly waste, asking the 3 frees the 60
+    scored = [(0.99, True)] * 57 + [(0.99, False)] * 3 + [(0.5, True)] * 10 + [(0.5, False)] * 30
+    disputed = {i: 0.99 for i in range(3)} | {i: 0.5 for i in range(3, 33)}
+    assert choose_threshold(scored) is None
+    assert worth_second_opinions(disputed, None, scored) == (0, 1, 2)
+
+
 def test_no_second_opinions_when_they_could_not_help() -> None:
     # two errors that a second person already confirmed keep every threshold out of reach
     scored, disputed = _validation(50, 1, confirmed_wrong=2)
