@@ -415,10 +415,10 @@ def _model_round(
 
     A validation item is right when the model's label is the label of a person who labeled
     it. People slip (a wrong class on one box in fifty makes one image in twenty wrong), so
-    where the model and the one person who labeled an item disagree, a second person labels
-    it (`disputed`, asked for by the next round): if they agree with the model, the first
-    person slipped. The model is then counted right wrongly only when the second person makes
-    the very mistake the model made."""
+    where the model and the one person who labeled an item disagree among its surest, a second
+    person labels it (`disputed`, those `worth_second_opinions` asked for by the next round):
+    if they agree with the model, the first person slipped. The model is then counted right
+    wrongly only when the second person makes the very mistake the model made."""
     records = [x.record() for x in labeled if x.item_id not in validation]
     trained = (
         train(
