@@ -10,9 +10,10 @@ also runs with people's batches drawn at random instead of by uncertainty, so th
 active learning is measured, not assumed. Prints machine-labeled share, the machine labels'
 accuracy against the hidden truth, human seconds, cost and iterations for each, beside the
 published anchors (48 %, 80 % and 60 % machine-labeled; cost 23 % lower chained), and checks
-the issue's targets. Runs on 2 threads (the target machine has 2 cores). `--samplings` picks
-the samplings to run (both by default: a full run always prints the control); the results go
-to --out (benchmarks/results/chaining.json) after every job, marked partial until it ends.
+the issue's targets. Runs on 2 threads (the target machine has 2 cores; with `--threads 1`
+two samplings can run side by side, a process each). `--samplings` picks the samplings to run
+(both by default: a full run always prints the control); the results go to --out
+(benchmarks/results/chaining.json) after every job, marked partial until it ends.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from truthloop.sim.logos import generate_logos
 from truthloop.sim.loop_bench import LoopResult, run_loop
 from truthloop.storage.project import Project
 
-THREADS = 2
 CLASSES = 3
 PUBLISHED_SHARE = {"job1": 0.48, "job2 (chained)": 0.80, "job3 (control)": 0.60}
 PUBLISHED_CHAINED_COST_CUT = 0.23
@@ -107,7 +107,7 @@ def _run_info(args: argparse.Namespace, started: float) -> dict[str, Any]:
         "images": args.images, "task": args.task, "size": args.size,
         "samplings": [s.value for s in args.samplings],
         "train_passes": args.train_passes, "target_accuracy": args.target_accuracy,
-        "seconds": time.perf_counter() - started, "threads": THREADS,
+        "seconds": time.perf_counter() - started, "threads": args.threads,
         "machine": platform.machine(), "python": platform.python_version(),
     }
 
@@ -175,12 +175,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samplings", type=_samplings, default=list(Sampling),
                         help="comma-separated, default: uncertainty,random (the control)")
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     args = parser.parse_args()
     args.mode = "detection" if args.task == "detection" else "classification"
     args.size = args.size or (320 if args.task == "detection" else 64)
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     report = run(args)
     _write(report, args.out)
     if args.json:

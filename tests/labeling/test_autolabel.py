@@ -562,12 +562,12 @@ def test_an_initial_model_of_another_task_is_refused(
 @pytest.mark.parametrize(
     ("terms", "size", "most"),
     [
-        (AutoLabelSpec(), 120, 200),  # a tenth of 1,200 items, growing to a sixth
+        (AutoLabelSpec(), 150, 200),  # an eighth of 1,200 items, growing to a sixth
         (AutoLabelSpec(validation_size=150), 150, None),  # a size given stays as it is
         (AutoLabelSpec(validation_size=150, validation_max=240), 150, 240),
     ],
 )
-def test_the_validation_set_starts_at_a_tenth_and_may_grow_to_a_sixth(
+def test_the_validation_set_starts_at_an_eighth_and_may_grow_to_a_sixth(
     sqlite_project: Project, tmp_path: Path, terms: AutoLabelSpec, size: int, most: int | None
 ) -> None:
     records = [ImageRecord(f"/x/{i}.png", ImageSize(8, 8)) for i in range(1200)]

@@ -109,8 +109,8 @@ def create(
     ] = None,
     validation_size: Annotated[
         int | None,
-        typer.Option(help="People-labeled items held out to choose the threshold (default: a"
-                     " tenth of the items, growing up to --validation-max).",
+        typer.Option(help="People-labeled items held out to choose the threshold (default: an"
+                     " eighth of the items, growing up to --validation-max).",
                      rich_help_panel=AUTO),
     ] = None,
     validation_max: Annotated[

@@ -30,7 +30,7 @@ a batch: people label no more than the model may need.
 When no more than a batch is left after a round in which the model labeled, people get the
 less certain half and the model, trained on that too, a round on the rest, for as long as it
 is likely to label some and saves people more than its training costs. The validation set
-starts at a tenth of the items and grows toward `validation_max` only where the bound holds
+starts at an eighth of the items and grows toward `validation_max` only where the bound holds
 the threshold back and the items the model would label then outnumber those added. See
 `autolabel_items` for how the items are held back from people and released.
 """
@@ -86,8 +86,8 @@ class Sampling(StrEnum):
 
 @dataclass(frozen=True)
 class AutoLabelSpec:
-    """The terms of automated labeling. `batch_size` and `validation_size` default to a tenth
-    of the items (within 20-250 and 100-250); the validation set then grows, up to
+    """The terms of automated labeling. `batch_size` defaults to a tenth of the items (within
+    20-250), `validation_size` to an eighth (within 100-250); the validation set then grows, up to
     `validation_max` (default: a sixth of the items, within 100-250; a `validation_size` given
     stays fixed unless `validation_max` is given too), when only its size keeps the model from
     labeling more than the growth costs (`core.thresholds.validation_needed`); `budget` caps
@@ -201,11 +201,12 @@ def create_autolabel_job(
         # Zero errors in 59 items is the least that bounds the error at 5 % (95 % confidence),
         # but a model is rarely perfect on the images it is surest of: one error takes 93
         # items, two 124, five 208 (people's slips are settled by second opinions; the
-        # model's own errors are not). A tenth of the items to start, growing toward a sixth
-        # only when the bound is what holds the machine back: on 1,250 synthetic logos 125
-        # items certified little of an early detector, whose threshold the model held back
-        # anyway, while a good one needed ~200.
-        validation = auto.validation_size or min(max(total // 10, 100), 250)
+        # model's own errors are not). An eighth of the items to start, growing toward a sixth
+        # only when the bound is what holds the machine back. On 1,250 synthetic logos, in 600
+        # validation sets drawn from one early detector's predictions, 125 items certified
+        # nothing in 77 % of draws, 150 in 47 % and 166 in 38 %: the pool labeled, net of the
+        # extra validation labels, rose from 90 to 149 images; at 188 and 208 it fell again.
+        validation = auto.validation_size or min(max(total // 8, 100), 250)
         most = auto.validation_max or (
             None if auto.validation_size else max(min(max(total // 6, 100), 250), validation)
         )

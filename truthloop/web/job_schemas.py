@@ -26,7 +26,7 @@ class AutoLabelTerms(BaseModel):
     )
     batch_size: int | None = Field(default=None, ge=1, description="None: a tenth of the items.")
     validation_size: int | None = Field(
-        default=None, ge=1, description="None: a tenth of the items, growing as validation_max."
+        default=None, ge=1, description="None: an eighth of the items, growing as validation_max."
     )
     validation_max: int | None = Field(
         default=None,
