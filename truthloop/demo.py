@@ -91,8 +91,6 @@ def run_demo(
             verify_images=True,
             progress=(lambda n: progress("importing", n, images)) if progress else None,
         )
-        with project.session() as session:
-            summary = store.summarize(session, store.get_dataset(session, DATASET))
         if progress:
             progress("labeling (people and the model)", 0, 1)
         loop = run_loop(
@@ -107,6 +105,8 @@ def run_demo(
         )
         if progress:
             progress("labeling (people and the model)", 1, 1)
+        with project.session() as session:
+            summary = store.summarize(session, store.get_dataset(session, DATASET))
         return DemoResult(project.home, data, report, summary, loop, MANAGER, _manager(project))
     finally:
         project.close()

@@ -92,10 +92,14 @@ def test_demo_runs_a_whole_job_and_says_how_to_browse_it(tmp_path: Path) -> None
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["images"] == 30
+    assert data["dataset"]["items"] == 30
     job = data["job"]
     assert job["items"] == 30 and job["iterations"] >= 1
     assert job["human_labeled"] + job["machine_labeled"] == 30
+    # The dataset's counts show the job's labels apart from the imported truth.
+    labels = {a["attribute"]: a for a in data["dataset"]["attributes"]}
+    assert labels["logos"]["images"] == labels[job["job"]]["images"] == 30
+    assert labels[job["job"]]["sources"].get("model", 0) == job["machine_labeled"]
     portal = data["portal"]
     assert portal["username"] == "demo-manager" and len(portal["password"]) >= 12
     assert portal["url"].endswith(f"/jobs/{job['job_id']}")

@@ -34,7 +34,10 @@ def test_init_import_show_list_export_with_json(tmp_path: Path, pets: Path) -> N
 
     shown = json.loads(_run(home, "dataset", "show", "pets", "--json").stdout)
     assert shown["items"] == 3
-    assert shown["objects_per_label"] == {"dog": 2, "cat": 1}
+    assert shown["attributes"] == [{
+        "attribute": "bb", "images": 3, "images_per_label": {"dog": 2, "cat": 1},
+        "objects_per_label": {"dog": 2, "cat": 1}, "sources": {"human": 3},
+    }]
     assert shown["items_per_split"] == {"unassigned": 3}
 
     listed = json.loads(_run(home, "dataset", "list", "--json").stdout)
@@ -56,6 +59,7 @@ def test_human_output_shows_tables(tmp_path: Path, pets: Path) -> None:
         home, "dataset", "import", "pets", str(pets / "output.manifest"), "--format", "groundtruth"
     )
     shown = _run(home, "dataset", "show", "pets")
+    assert "bb: 3 images labeled (3 by human)" in shown.stdout
     assert "dog" in shown.stdout and "per split" in shown.stdout
 
 

@@ -125,16 +125,30 @@ def test_records_round_trip_through_the_database(project: Project) -> None:
     assert got == expected
 
 
-def test_summary_counts_images_and_objects_per_label_and_split(project: Project) -> None:
+def test_summary_counts_images_and_objects_per_label_attribute_and_split(
+    project: Project,
+) -> None:
+    truth = ImageRecord("/data/d.png", None, (
+        Annotation(Classification("cat"), attribute="species"),
+        Annotation(Classification("dog"), attribute="bb"),
+    ))
     with project.session() as session:
         dataset = store.create_dataset(session, "pets", LabelSet.from_names(["dog", "bone"]))
-        store.insert_items(session, dataset.id, [store.NewItem(r) for r in _records()])
+        records = [*_records(), truth]
+        store.insert_items(session, dataset.id, [store.NewItem(r) for r in records])
         summary = store.summarize(session, dataset)
-    assert summary.items == 3
-    assert summary.items_per_split == {"train": 1, "unassigned": 2}
-    assert summary.images_per_label == {"dog": 1, "bone": 1, "cat": 1, "toy": 1}
-    assert summary.objects_per_label["cat"] == 2  # the classification and the multi-label
-    assert summary.sources == {"human": 2, "model": 1, "consolidated": 1}
+    assert summary.items == 4
+    assert summary.items_per_split == {"train": 1, "unassigned": 3}
+    assert summary.sources == {"human": 4, "model": 1, "consolidated": 1}
+    # The two labelings of "cat" (a model's under "species", a consolidated one under none)
+    # are counted apart, as are two images labeled under the same attribute.
+    assert summary.attributes == (
+        store.LabelCounts(None, 1, {"cat": 1, "toy": 1}, {"cat": 1, "toy": 1},
+                          {"consolidated": 1}),
+        store.LabelCounts("bb", 2, {"dog": 2, "bone": 1}, {"dog": 2, "bone": 1}, {"human": 2}),
+        store.LabelCounts("species", 2, {"cat": 2}, {"cat": 2}, {"model": 1, "human": 1}),
+        store.LabelCounts("verify-bb", 1, {}, {}, {"human": 1}),
+    )
 
 
 def test_names_are_unique_and_missing_ones_are_named(project: Project) -> None:

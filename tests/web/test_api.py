@@ -182,6 +182,13 @@ def test_teams_and_members(portal: Portal, client: TestClient) -> None:
 def test_datasets_items_and_thumbnails(portal: Portal, client: TestClient) -> None:
     headers = bearer(portal, "mia")
     assert [d["name"] for d in client.get("/api/datasets", headers=headers).json()] == ["shapes"]
+    detail = client.get("/api/datasets/shapes", headers=headers).json()
+    assert detail["attributes"] == [
+        {"attribute": "model", "images": 3, "images_per_label": {"cat": 3, "dog": 3},
+         "objects_per_label": {"cat": 3, "dog": 3}, "sources": {"model": 3}},
+        {"attribute": "species", "images": 1, "images_per_label": {"bird": 1},
+         "objects_per_label": {"bird": 1}, "sources": {"model": 1}},
+    ]
     page = client.get("/api/datasets/shapes/items?limit=2", headers=headers).json()
     assert page["total"] == 4 and len(page["items"]) == 2
     first = page["items"][0]

@@ -346,9 +346,15 @@ def test_hostile_html_renders_as_text(portal: Portal, page: Page) -> None:
     assert dialogs == []
 
 
-def test_dataset_grid_draws_the_boxes(portal: Portal, page: Page) -> None:
+def test_dataset_page_counts_each_labeling_and_draws_the_boxes(portal: Portal, page: Page) -> None:
     sign_in(page, "mia")
     page.goto("/datasets/shapes")
+    boxes = page.locator('.labels-summary[data-attribute="model"]')
+    expect(boxes).to_contain_text("model: 3 images · 3 by model")
+    expect(boxes.locator('[data-chip-label="cat"]')).to_have_text("cat 3")
+    expect(boxes.locator('[data-chip-label="bird"]')).to_have_text("bird 0")
+    species = page.locator('.labels-summary[data-attribute="species"]')
+    expect(species.locator('[data-chip-label="bird"]')).to_have_text("bird 1")
     expect(page.locator("figure.thumb")).to_have_count(4)
     expect(page.locator("figure.thumb svg rect")).to_have_count(6)
     expect(page.locator("figure.thumb").nth(3)).to_contain_text("bird")

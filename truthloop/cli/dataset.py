@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -190,32 +191,13 @@ def show(
         with project.session() as session:
             summary = store.summarize(session, store.get_dataset(session, name))
     if json_output:
-        print_json(
-            {
-                "name": summary.name,
-                "items": summary.items,
-                "annotations": summary.annotations,
-                "labels": list(summary.labels),
-                "images_per_label": summary.images_per_label,
-                "objects_per_label": summary.objects_per_label,
-                "items_per_split": summary.items_per_split,
-                "sources": summary.sources,
-            }
-        )
+        print_json(summary_json(summary))
         return
     console.print(
         Text(f"{summary.name}: {summary.items} images, {summary.annotations} annotations")
     )
-    labels = Table(title="per label")
-    labels.add_column("label", overflow="fold")
-    labels.add_column("images", no_wrap=True)
-    labels.add_column("objects", justify="right")
-    widest = max(summary.images_per_label.values(), default=1)
-    for label in summary.labels:
-        images = summary.images_per_label.get(label, 0)
-        bar = "█" * round(12 * images / widest) if widest else ""
-        labels.add_row(Text(label), f"{images} {bar}", str(summary.objects_per_label.get(label, 0)))
-    console.print(labels)
+    for table in label_tables(summary):
+        console.print(table)
     splits = Table("split", "images", title="per split")
     for split_name, count in sorted(summary.items_per_split.items()):
         splits.add_row(split_name, str(count))
@@ -227,6 +209,39 @@ def show(
                 + ", ".join(f"{k} {v}" for k, v in sorted(summary.sources.items()))
             )
         )
+
+
+def summary_json(summary: store.DatasetSummary) -> dict[str, object]:
+    """`dataset show --json`: the counts, per label attribute."""
+    return {
+        "name": summary.name,
+        "items": summary.items,
+        "annotations": summary.annotations,
+        "labels": list(summary.labels),
+        "attributes": [asdict(counts) for counts in summary.attributes],
+        "items_per_split": summary.items_per_split,
+        "sources": summary.sources,
+    }
+
+
+def label_tables(summary: store.DatasetSummary) -> list[Table]:
+    """A table per label attribute: the images and objects of each label, with a bar."""
+    tables = []
+    for counts in summary.attributes:
+        by = ", ".join(f"{n} by {source}" for source, n in counts.sources.items())
+        name = counts.attribute or "no attribute"
+        table = Table(title=Text(f"{name}: {counts.images} images labeled ({by})"))
+        table.add_column("label", overflow="fold")
+        table.add_column("images", no_wrap=True)
+        table.add_column("objects", justify="right")
+        widest = max(counts.images_per_label.values(), default=0)
+        for label in dict.fromkeys((*summary.labels, *counts.images_per_label)):
+            images = counts.images_per_label.get(label, 0)
+            bar = "█" * round(12 * images / widest) if widest else ""
+            objects = counts.objects_per_label.get(label, 0)
+            table.add_row(Text(label), f"{images} {bar}", str(objects))
+        tables.append(table)
+    return tables
 
 
 @app.command("delete")

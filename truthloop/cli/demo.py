@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 from rich.text import Text
 
 from truthloop.cli.bench import BenchTask, summary_table
+from truthloop.cli.dataset import label_tables, summary_json
 from truthloop.cli.iterations import iteration_table
 from truthloop.cli.output import console, err_console, errors_as_messages, print_json
 from truthloop.demo import run_demo
@@ -57,24 +57,14 @@ def demo(
         print_json(
             {
                 "home": str(result.home),
-                "dataset": summary.name,
-                "images": summary.items,
-                "annotations": summary.annotations,
-                "objects_per_label": summary.objects_per_label,
-                "images_per_label": summary.images_per_label,
+                "dataset": summary_json(summary),
                 "job": loop.to_json(),
                 "portal": {"url": url, "username": result.manager, "password": result.password},
             }
         )
         return
-    table = Table("label", "images", "objects", title=f"dataset {summary.name}")
-    for label in summary.labels:
-        table.add_row(
-            label,
-            str(summary.images_per_label.get(label, 0)),
-            str(summary.objects_per_label.get(label, 0)),
-        )
-    console.print(table)
+    for table in label_tables(summary):
+        console.print(table)
     console.print(iteration_table(loop.iterations, f"job {loop.job}: iterations"))
     console.print(summary_table(loop, f"job {loop.job}: automated labeling vs all by hand"))
     console.print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -22,6 +22,7 @@ from truthloop.core.types import (
     LabelSet,
     Source,
     Split,
+    Value,
     label_names,
 )
 from truthloop.errors import AlreadyExists, NotFound
@@ -45,13 +46,25 @@ class NewItem:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelCounts:
+    """What one label attribute holds (`None`: annotations imported without one). Counted
+    apart because a dataset holds several labelings of the same images (the imported truth, a
+    job's answers, a model's proposals) and counts summed across them describe none of them."""
+
+    attribute: str | None
+    images: int
+    images_per_label: dict[str, int]
+    objects_per_label: dict[str, int]
+    sources: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class DatasetSummary:
     name: str
     items: int
     annotations: int
     labels: tuple[str, ...]
-    images_per_label: dict[str, int]
-    objects_per_label: dict[str, int]
+    attributes: tuple[LabelCounts, ...]
     items_per_split: dict[str, int]
     sources: dict[str, int]
 
@@ -438,7 +451,8 @@ def list_datasets(session: Session) -> list[tuple[DatasetRow, int]]:
 
 
 def summarize(session: Session, dataset: DatasetRow) -> DatasetSummary:
-    """Counts per label (images and objects), per split and per annotation source."""
+    """Counts per split and per annotation source, and per label attribute: the images it
+    labels, and per label the images and the objects."""
     per_split = dict(
         session.execute(
             select(ItemRow.split, func.count(ItemRow.id))
@@ -446,43 +460,65 @@ def summarize(session: Session, dataset: DatasetRow) -> DatasetSummary:
             .group_by(ItemRow.split)
         ).all()
     )
-    sources = dict(
-        session.execute(
-            select(AnnotationRow.source, func.count(AnnotationRow.id))
-            .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
-            .where(ItemRow.dataset_id == dataset.id)
-            .group_by(AnnotationRow.source)
-        ).all()
-    )
-    images: Counter[str] = Counter()
-    objects: Counter[str] = Counter()
     rows = session.execute(
-        select(AnnotationRow.item_id, AnnotationRow.kind, AnnotationRow.value)
+        select(AnnotationRow.attribute, AnnotationRow.item_id, AnnotationRow.kind,
+               AnnotationRow.value, AnnotationRow.source)
         .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
         .where(ItemRow.dataset_id == dataset.id)
-        .order_by(AnnotationRow.item_id)
+        .order_by(AnnotationRow.attribute, AnnotationRow.item_id)
         .execution_options(yield_per=5000)
     )
-    current_item: int | None = None
-    seen: set[str] = set()
-    for item_id, kind, value in rows:
-        if item_id != current_item:
-            current_item, seen = item_id, set()
-        for name in label_names(value_from_json(kind, value)):
-            objects[name] += 1
-            if name not in seen:
-                seen.add(name)
-                images[name] += 1
+    counts: dict[str | None, _Tally] = {}
+    for attribute, item_id, kind, value, source in rows:
+        counts.setdefault(attribute, _Tally()).add(item_id, value_from_json(kind, value), source)
+    attributes = tuple(
+        counts[name].counts(name) for name in sorted(counts, key=lambda a: (a is not None, a))
+    )
+    sources: Counter[str] = Counter()
+    for labeling in attributes:
+        sources.update(labeling.sources)
     return DatasetSummary(
         name=dataset.name,
         items=sum(per_split.values()),
         annotations=sum(sources.values()),
         labels=label_set_of(session, dataset).names,
-        images_per_label=dict(images.most_common()),
-        objects_per_label=dict(objects.most_common()),
+        attributes=attributes,
         items_per_split=per_split,
-        sources=sources,
+        sources=dict(sources.most_common()),
     )
+
+
+@dataclass
+class _Tally:
+    """One attribute's counts, fed its annotations in item order (so that an image is counted
+    once per label without holding every item's id)."""
+
+    items: int = 0
+    images: Counter[str] = field(default_factory=Counter)
+    objects: Counter[str] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
+    item: int | None = None
+    seen: set[str] = field(default_factory=set)
+
+    def add(self, item_id: int, value: Value, source: str) -> None:
+        if item_id != self.item:
+            self.item, self.seen = item_id, set()
+            self.items += 1
+        self.sources[source] += 1
+        for name in label_names(value):
+            self.objects[name] += 1
+            if name not in self.seen:
+                self.seen.add(name)
+                self.images[name] += 1
+
+    def counts(self, attribute: str | None) -> LabelCounts:
+        return LabelCounts(
+            attribute=attribute,
+            images=self.items,
+            images_per_label=dict(self.images.most_common()),
+            objects_per_label=dict(self.objects.most_common()),
+            sources=dict(self.sources.most_common()),
+        )
 
 
 def delete_dataset(session: Session, dataset: DatasetRow) -> None:

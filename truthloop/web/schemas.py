@@ -70,10 +70,17 @@ class DatasetPublic(BaseModel):
     created_at: datetime
 
 
-class DatasetDetail(DatasetPublic):
-    labels: list[str]
+class LabelCountsPublic(BaseModel):
+    attribute: str | None = Field(description="The label attribute; null: imported without one.")
+    images: int = Field(description="Images with an annotation under this attribute.")
     images_per_label: dict[str, int]
     objects_per_label: dict[str, int]
+    sources: dict[str, int]
+
+
+class DatasetDetail(DatasetPublic):
+    labels: list[str]
+    attributes: list[LabelCountsPublic]
     items_per_split: dict[str, int]
     sources: dict[str, int]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,6 +20,7 @@ from truthloop.web.schemas import (
     DatasetPublic,
     ItemPage,
     ItemPublic,
+    LabelCountsPublic,
 )
 
 router = APIRouter(prefix="/api", tags=["datasets"])
@@ -42,8 +44,7 @@ def dataset(session: SessionDep, _: RequireManager, name: str) -> DatasetDetail:
         items=summary.items,
         created_at=row.created_at,
         labels=list(summary.labels),
-        images_per_label=summary.images_per_label,
-        objects_per_label=summary.objects_per_label,
+        attributes=[LabelCountsPublic(**asdict(counts)) for counts in summary.attributes],
         items_per_split=summary.items_per_split,
         sources=summary.sources,
     )
