@@ -153,9 +153,10 @@ def worth_second_opinions(
     target_accuracy: float = 0.95,
     confidence: float = 0.95,
 ) -> tuple[K, ...]:
-    """The validation items where the model disagrees with the one person who labeled them
-    (`disputed`: item -> the model's confidence; among `scored` as wrong) that are worth a
-    second person's label: those among the surest items, down to where the disputed are still
+    """The validation items where people's labels leave the model's unsettled (`disputed`:
+    item -> the model's confidence; among `scored` as wrong: one person who disagrees with the
+    model, or people who disagree with it and with each other) that are worth one more
+    person's label: those among the surest items, down to where the disputed are still
     at most a fifth of the items, and only when the model being right on them would lower the
     threshold (`chosen` is the one now), down to that lower threshold.
 

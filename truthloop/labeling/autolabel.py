@@ -48,7 +48,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from truthloop.core.confidence import class_distribution, image_confidence
-from truthloop.core.correctness import is_correct, matched_ious
+from truthloop.core.correctness import is_correct, judge, matched_ious
 from truthloop.core.sampling import Candidate, random_batch, uncertainty_batch
 from truthloop.core.thresholds import (
     Coverage,
@@ -77,6 +77,10 @@ from truthloop.storage.tables import (
     JobRow,
     utcnow,
 )
+
+# People asked about one validation item at most: a third settles two who differ; past that,
+# an image people cannot agree on is left counted against the model.
+MOST_OPINIONS = 3
 
 
 class Sampling(StrEnum):
@@ -391,7 +395,7 @@ class _Round:
     overall: Coverage | None
     version: str | None
     mean_iou: float | None
-    disputed: tuple[int, ...]  # validation items one person labeled, unlike the model
+    disputed: tuple[int, ...]  # validation items whose people leave the model's label unsettled
     validation_needed: int | None  # the validation size worth growing to
 
 
@@ -416,10 +420,11 @@ def _model_round(
 
     A validation item is right when the model's label is the label of a person who labeled
     it. People slip (a wrong class on one box in fifty makes one image in twenty wrong), so
-    where the model and the one person who labeled an item disagree among its surest, a second
-    person labels it (`disputed`, those `worth_second_opinions` asked for by the next round):
-    if they agree with the model, the first person slipped. The model is then counted right
-    wrongly only when the second person makes the very mistake the model made."""
+    where the model disagrees with the one person who labeled an item among its surest, a
+    second person labels it, and a third where the two differ from each other too (`disputed`,
+    those `worth_second_opinions` asked for by the next round; `core.correctness.judge`): if
+    one agrees with the model, the others slipped. The model is then counted right wrongly
+    only when a person makes the very mistake the model made."""
     records = [x.record() for x in labeled if x.item_id not in validation]
     trained = (
         train(
@@ -447,10 +452,11 @@ def _model_round(
         if item_id not in found:
             continue
         label, score = image_confidence(found[item_id])
-        agreed = [x.value for x in people if is_correct(label, x.value)]
-        scored.append((score, bool(agreed)))
-        if not agreed and len(people) == 1:
+        verdict = judge(label, [x.value for x in people])
+        scored.append((score, verdict is True))
+        if verdict is None and len(people) < MOST_OPINIONS:
             disputed[item_id] = score
+        agreed = [x.value for x in people if is_correct(label, x.value)]
         truth = (agreed or [people[0].value])[0]
         if isinstance(truth, Boxes) and isinstance(label, Boxes):
             ious.append((score, matched_ious(truth.boxes, label.boxes)))
