@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2500)
     parser.add_argument("--task", choices=("detection", "classification"), default="detection")
     parser.add_argument("--size", type=int, default=None, help="image side in pixels")
-    parser.add_argument("--train-passes", type=int, default=8000)
+    parser.add_argument("--train-passes", type=int, default=10000)
     parser.add_argument("--target-accuracy", type=float, default=0.95)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samplings", type=_samplings, default=list(Sampling),

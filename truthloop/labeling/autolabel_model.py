@@ -35,7 +35,12 @@ from truthloop.storage.tables import utcnow
 
 # Training is sized by images seen (epochs x images), so an iteration's training time stays
 # about the same as people's labels grow; a few epochs at least, and no more than this many.
-MIN_EPOCHS, MAX_EPOCHS = 3, 40
+# The first model learns from one batch, and more epochs there decide whether it can label at
+# all: the built-in detector trained on 125 synthetic logos was right on 82.5 % and 89.1 % of
+# 1,125 unseen ones at 40 epochs (two draws), 92.8 % and 93.1 % at 80, as right as one trained
+# on 250 at 32; a 156-item validation set then certified 57-59 % of the rest on average, not
+# 39-43 %.
+MIN_EPOCHS, MAX_EPOCHS = 3, 80
 _PREDICT_BATCH = 32
 
 MODEL_TASKS = {
