@@ -14,7 +14,8 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for _var in ("TRUTHLOOP_HOME", "TRUTHLOOP_DATABASE_URL", "TRUTHLOOP_BLOB_URL",
-             "TRUTHLOOP_ALLOWED_ROOTS", "TRUTHLOOP_S3_ENDPOINT_URL"):
+             "TRUTHLOOP_ALLOWED_ROOTS", "TRUTHLOOP_S3_ENDPOINT_URL", "TRUTHLOOP_BASE_URL",
+             "TRUTHLOOP_TRUSTED_PROXIES"):
     os.environ.pop(_var, None)
 
 

@@ -12,22 +12,35 @@
 | max_request_bytes| TRUTHLOOP_MAX_REQUEST_BYTES   | 10 MB (larger portal/API bodies get 413)  |
 | secret_key       | TRUTHLOOP_SECRET_KEY          | random, kept in <home>/secret_key         |
 | https_only       | TRUTHLOOP_HTTPS_ONLY          | false (true: session cookie over HTTPS)   |
+| base_url         | TRUTHLOOP_BASE_URL            | http://127.0.0.1:8000 (invitation links)  |
+| trusted_proxies  | TRUTHLOOP_TRUSTED_PROXIES     | none: the client is the socket's peer     |
 | smtp_host        | TRUTHLOOP_SMTP_HOST           | none: invitation links are only printed   |
 | smtp_port        | TRUTHLOOP_SMTP_PORT           | 587                                       |
 | smtp_username    | TRUTHLOOP_SMTP_USERNAME       | none (no login)                           |
 | smtp_password    | TRUTHLOOP_SMTP_PASSWORD       | none                                      |
 | smtp_sender      | TRUTHLOOP_SMTP_SENDER         | truthloop@localhost                       |
 | smtp_starttls    | TRUTHLOOP_SMTP_STARTTLS       | true                                      |
+
+Invitation links are built from `base_url` alone, never from a request's Host header (which
+whoever sends the request chooses): set it to the address people reach the portal at.
+`trusted_proxies` is a comma-separated list of addresses or networks (`127.0.0.1,10.0.0.0/8`)
+of reverse proxies whose `X-Forwarded-For` is believed; the sign-in throttle counts failures
+per client address, and behind an untrusted proxy every client would share the proxy's.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Where `truthloop serve` listens unless told otherwise: the one address an invitation link can
+# name without being told which.
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -43,6 +56,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = 10_000_000
     secret_key: str | None = None
     https_only: bool = False
+    base_url: str = DEFAULT_BASE_URL
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -57,6 +72,28 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(Path(p) for p in value.split(os.pathsep) if p)
         return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or any(c in value for c in " \r\n"):
+            raise ValueError(f"{value!r} is not an http:// or https:// address of the portal")
+        return value.rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        names = value.split(",") if isinstance(value, str) else value
+        # Checked here, so a typo fails at start-up instead of trusting nobody in silence.
+        return tuple(
+            str(ipaddress.ip_network(str(p).strip(), strict=False))
+            for p in names  # type: ignore[union-attr]
+            if str(p).strip()
+        )
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p) for p in self.trusted_proxies)
 
     @property
     def resolved_database_url(self) -> str:

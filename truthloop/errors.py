@@ -16,6 +16,7 @@
     │   ├── BoxOutsideImage         a box with nothing left inside the image
     │   └── DuplicateImage          the same image (content hash or URI) twice in one dataset
     ├── ImportAborted               an import stopped on its first error; nothing was stored
+    ├── ExportError                 an export stopped at an item (`item`) it cannot write
     ├── TrainingError               training cannot start: no labels, one class, too few images
     └── ModelError                  a model cannot do what was asked, or its file/server is bad
         └── ModelNotRunning         detect on a model version that is not started (RUNNING)
@@ -136,6 +137,15 @@ class ImportAborted(TruthloopError):
     def __init__(self, error: InputError):
         self.error = error
         super().__init__(f"{error} — nothing was imported (use --on-error skip to import the rest)")
+
+
+class ExportError(TruthloopError):
+    """An export stopped: `item` (a URI) is the record the format could not hold or whose image
+    could not be read, None when the failure concerns the destination itself."""
+
+    def __init__(self, message: str, *, item: str | None = None):
+        self.item = item
+        super().__init__(message)
 
 
 class TrainingError(TruthloopError):

@@ -55,9 +55,10 @@ def test_init_import_show_list_export_with_json(tmp_path: Path, pets: Path) -> N
 def test_human_output_shows_tables(tmp_path: Path, pets: Path) -> None:
     home = tmp_path / "home"
     runner.invoke(app, ["init", str(home)])
-    _run(
+    imported = _run(
         home, "dataset", "import", "pets", str(pets / "output.manifest"), "--format", "groundtruth"
     )
+    assert "3 images were not opened" in " ".join(imported.stdout.split())
     shown = _run(home, "dataset", "show", "pets")
     assert "bb: 3 images labeled (3 by human)" in shown.stdout
     assert "dog" in shown.stdout and "per split" in shown.stdout

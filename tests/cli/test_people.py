@@ -56,3 +56,37 @@ def test_errors_are_messages(tmp_path: Path) -> None:
     assert empty.exit_code == 1 and "held no password" in empty.output
     short = _run(home, "user", "add", "ivy", "--password-stdin", stdin="short\n")
     assert short.exit_code == 1 and "at least 8 characters" in short.output
+
+
+def test_tokens_are_listed_revoked_and_users_deactivated(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    Project.init(home).close()
+    assert _run(home, "user", "add", "ada", "--password-stdin",
+                stdin="a long password\n").exit_code == 0
+    made = json.loads(_run(home, "user", "token", "ada", "--name", "ci", "--expires-days", "30",
+                           "--json").stdout)
+    assert made["expires_at"].endswith("Z")
+    kept = json.loads(_run(home, "user", "token", "ada", "--json").stdout)
+    listed = json.loads(_run(home, "user", "tokens", "ada", "--json").stdout)
+    assert [(t["id"], t["name"]) for t in listed] == [(made["id"], "ci"), (kept["id"], "cli")]
+    assert made["token"] not in json.dumps(listed)
+    assert _run(home, "user", "revoke-token", "ada", str(made["id"])).exit_code == 0
+    again = _run(home, "user", "revoke-token", "ada", str(made["id"]))
+    assert again.exit_code == 1 and "no live API token" in again.output
+    assert _run(home, "user", "deactivate", "ada").exit_code == 0
+    users = json.loads(_run(home, "user", "list", "--json").stdout)
+    assert users[0]["active"] is False
+    with Project.open(home) as project, project.session() as session:
+        assert people.user_for_token(session, kept["token"]) is None
+        assert people.authenticate(session, "ada", "a long password") is None
+    assert _run(home, "user", "activate", "ada").exit_code == 0
+
+
+def test_invitation_links_use_the_configured_base_url(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    Project.init(home).close()
+    default = json.loads(_run(home, "user", "add", "ivy", "--json").stdout)["invitation"]
+    assert default.startswith("http://127.0.0.1:8000/invitations/")
+    monkeypatch.setenv("TRUTHLOOP_BASE_URL", "https://labels.example/")
+    configured = json.loads(_run(home, "user", "invite", "ivy", "--json").stdout)["invitation"]
+    assert configured.startswith("https://labels.example/invitations/")

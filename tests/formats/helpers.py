@@ -42,9 +42,19 @@ optional_confidences = st.none() | confidences
 coordinates = st.floats(min_value=-100, max_value=1000, allow_nan=False) | st.integers(-5, 900).map(
     float
 )
-extents = st.floats(min_value=1e-3, max_value=1000) | st.integers(1, 900).map(float)
+# At least a pixel: smaller boxes are refused (core.geometry.MIN_BOX_SIDE).
+extents = st.floats(min_value=1.0, max_value=1000) | st.integers(1, 900).map(float)
 sizes = st.builds(ImageSize, st.integers(1, 4096), st.integers(1, 4096), st.sampled_from([1, 3, 4]))
-texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=20)
+# Text the readers accept (core.text): no control characters, line separators or bidi controls.
+texts = st.text(
+    st.characters(
+        codec="utf-8",
+        exclude_categories=("Cs", "Cc", "Zl", "Zp"),
+        exclude_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+    ),
+    min_size=1,
+    max_size=20,
+)
 json_values = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | texts
 datetimes = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1))
 

@@ -20,7 +20,7 @@ from truthloop.core.types import (
     LabelSet,
     Source,
 )
-from truthloop.errors import FormatError, InputError, UnsafePath
+from truthloop.errors import ExportError, FormatError, InputError, UnsafePath
 from truthloop.formats import open_reader, write
 
 
@@ -92,7 +92,8 @@ def bad_annotation(**changes: object) -> dict:
 @pytest.mark.parametrize(
     ("doc", "why"),
     [
-        (bad_annotation(bbox=[0, 0, -4, 5]), "annotation id 10 bbox has no area"),
+        (bad_annotation(bbox=[0, 0, -4, 5]), "annotation id 10 bbox is -4.0x5.0 pixels"),
+            (bad_annotation(bbox=[0, 0, 1e-300, 5]), "bbox is 1e-300x5.0 pixels; a box must"),
         (bad_annotation(bbox=[0, 0, 4]), r"annotation id 10: bbox must be \[x, y, width, height\]"),
         (bad_annotation(bbox=[0, 0, "4", 5]), "annotation id 10 bbox width must be a number"),
         (bad_annotation(category_id=99), "annotation id 10: category_id 99 is not among"),
@@ -182,7 +183,7 @@ def test_the_writer_refuses_two_box_sets_unless_one_is_chosen(tmp_path: Path) ->
     second = Annotation(Boxes((Box("cat", 0, 0, 2, 2),)), attribute="adjusted-bb")
     other = Annotation(Classification("dog"), attribute="species")
     record = ImageRecord("s3://b/a.jpg", ImageSize(5, 5), (first, second, other))
-    with pytest.raises(ValueError, match="choose one with label_attribute"):
+    with pytest.raises(ExportError, match="choose one with label_attribute"):
         write("coco", [record], tmp_path / "coco.json", label_set=LABELS)
     assert not (tmp_path / "coco.json").exists()
     write("coco", [record], tmp_path / "coco.json", label_set=LABELS, label_attribute="adjusted-bb")

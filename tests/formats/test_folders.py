@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.formats.helpers import LABELS, NAMES, make_image
 from truthloop.core.types import Annotation, Classification, ImageRecord, ImageSize, LabelSet
-from truthloop.errors import ImageError, InputError, UnsafePath
+from truthloop.errors import ExportError, ImageError, InputError, UnsafePath
 from truthloop.formats import open_reader, write
 
 
@@ -56,7 +56,7 @@ def test_labels_that_cannot_be_folder_names_are_refused(tmp_path: Path) -> None:
     image = make_image(tmp_path / "a.png")
     for label in ("..", "a/b", ".hidden"):
         record = ImageRecord(str(image), annotations=(Annotation(Classification(label)),))
-        with pytest.raises(ValueError, match="cannot be a folder name"):
+        with pytest.raises(ExportError, match="cannot be a folder name"):
             write("folders", [record], tmp_path / "out", label_set=LabelSet.from_names([label]))
 
 

@@ -23,7 +23,7 @@ from truthloop.core.types import (
     Source,
     Verification,
 )
-from truthloop.errors import FormatError, InputError, UnknownLabel, UnsafePath
+from truthloop.errors import ExportError, FormatError, InputError, UnsafePath
 from truthloop.formats import open_reader, write
 
 # The examples of FORMATS.md §1.2, verbatim where the doc gives a whole line.
@@ -193,8 +193,9 @@ BAD_LINES = [
     ('{"species": 0}', "no 'source-ref'"),
     ('{"source": "some text"}', "inline text"),
     ('{"source-ref": 5}', "source-ref must be a non-empty string"),
-    (box_line(width=-3), r"annotations\[0\] has no area"),
-    (box_line(height=0), r"annotations\[0\] has no area"),
+    (box_line(width=-3), r"annotations\[0\] is -3.0x\d+.0 pixels; a box must be at least 1"),
+    (box_line(height=0), r"annotations\[0\] is \d+.0x0.0 pixels; a box must be at least 1"),
+    (box_line(width=1e-300), r"annotations\[0\] is 1e-300x\d+.0 pixels; a box must be"),
     (box_line(left="12"), r"bb\.annotations\[0\] left must be a number, not '12'"),
     (box_line(class_id="a"), r"bb\.annotations\[0\]\.class_id must be an integer"),
     (box_line(class_id=3), r"bb\.annotations\[0\]: class id 3 is missing from class-map"),
@@ -286,7 +287,7 @@ def test_writer_refuses_labels_outside_the_label_set_and_keeps_the_old_file(
     dest.write_text("old\n")
     good = ImageRecord("s3://b/a.jpg", annotations=(Annotation(Classification("dog")),))
     bad = ImageRecord("s3://b/b.jpg", annotations=(Annotation(Classification("wolf")),))
-    with pytest.raises(UnknownLabel, match=r"s3://b/b\.jpg: label 'wolf' is not in the label set"):
+    with pytest.raises(ExportError, match=r"s3://b/b\.jpg: label 'wolf' is not in the label set"):
         write("groundtruth", [good, bad], dest, label_set=LABELS)
     assert dest.read_text() == "old\n"
     assert os.listdir(tmp_path) == ["out.manifest"]
@@ -332,7 +333,7 @@ def test_writer_defaults_the_attribute_and_job_name(tmp_path: Path) -> None:
 def test_writer_refuses_records_it_cannot_write(
     tmp_path: Path, records: list[ImageRecord], why: str
 ) -> None:
-    with pytest.raises(ValueError, match=why):
+    with pytest.raises(ExportError, match=why):
         write("groundtruth", records, tmp_path / "out", label_set=LABELS)
 
 

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import random
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from tests.formats.helpers import make_image
 from truthloop.core.types import ImageSize
 from truthloop.errors import ImageError
-from truthloop.formats.images import probe
+from truthloop.formats.images import decode, probe
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -94,8 +95,95 @@ def test_a_bomb_is_refused_from_its_header_before_decoding() -> None:
         probe(bomb, verify=True, max_pixels=10_000)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's, not ours
 @pytest.mark.parametrize("side", [10_000, 20_000])
 def test_pillows_own_bomb_warning_and_error_become_image_errors(side: int) -> None:
     # 10,000² is over Pillow's warning limit (~89 Mpx), 20,000² over its error limit.
     with pytest.raises(ImageError, match="decompression bomb"):
         probe(png_header_only(side, side), max_pixels=10**10)
+
+
+# decode: the one way an image is decoded, under the limits, reduced for thumbnails.
+
+
+@pytest.fixture
+def decoded_sizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The size of every image Pillow decodes from a file from now on, as it starts decoding."""
+    sizes: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def spy(self: ImageFile.ImageFile):  # type: ignore[no-untyped-def]
+        if self.tile:  # something left to decode
+            sizes.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    return sizes
+
+
+def test_decode_gives_rgb(tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    Image.new("P", (7, 5), 3).save(path)
+    image = decode(path)
+    assert (image.mode, image.size) == ("RGB", (7, 5))
+    assert decode(path.read_bytes()).tobytes() == image.tobytes()
+
+
+def test_decode_refuses_too_many_pixels_before_decoding_any(
+    tmp_path: Path, decoded_sizes: list[tuple[int, int]]
+) -> None:
+    path = tmp_path / "big.png"
+    Image.new("L", (3000, 3000)).save(path)  # 9 Mpx, a few KB on disk
+    for source in (path, path.read_bytes()):
+        with pytest.raises(ImageError, match=r"3000x3000 = 9000000 pixels, more than the limit"):
+            decode(source, max_pixels=1_000_000, fit=320, name="item 7")
+    assert decoded_sizes == []
+
+
+def test_decode_refuses_too_many_bytes_and_names_the_image(tmp_path: Path) -> None:
+    path = make_image(tmp_path / "a.png")
+    with pytest.raises(ImageError, match="more than the limit 10") as caught:
+        decode(path, max_bytes=10, name="item 3")
+    assert str(caught.value).startswith("item 3: ")
+    with pytest.raises(ImageError) as caught:
+        decode(path, max_bytes=10)
+    assert caught.value.path == str(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (b"not an image at all", "accepted format"), (None, "truncated or corrupt")],
+)
+def test_decode_refuses_what_is_not_a_whole_image(content: bytes | None, message: str) -> None:
+    if content is None:
+        noise = Image.frombytes("RGB", (64, 64), random.Random(1).randbytes(64 * 64 * 3))
+        out = io.BytesIO()
+        noise.save(out, "PNG")
+        content = out.getvalue()[: len(out.getvalue()) // 2]
+    with pytest.raises(ImageError, match=message):
+        decode(content, name="upload")
+
+
+def test_decode_refuses_formats_outside_the_list(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="accepted format"):
+        decode(make_image(tmp_path / "a.tiff", fmt="TIFF"))
+
+
+def test_a_jpeg_thumbnail_is_decoded_at_a_reduced_scale(
+    tmp_path: Path, decoded_sizes: list[tuple[int, int]]
+) -> None:
+    path = make_image(tmp_path / "a.jpg", 4000, 3000, "JPEG")
+    thumb = decode(path, fit=320)
+    assert (thumb.mode, thumb.size) == ("RGB", (320, 240))
+    # Drafted at 1/4 scale: still REDUCING_GAP times the box (640), never the full 4000x3000.
+    assert decoded_sizes == [(1000, 750)]
+    assert decode(path).size == (4000, 3000)  # the full decode, for comparison
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "1"])
+def test_thumbnails_of_other_images_fit_the_box(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "a.png"
+    Image.new(mode, (900, 300)).save(path)
+    thumb = decode(path, fit=90)
+    assert (thumb.mode, thumb.size) == ("RGB", (90, 30))
+    assert decode(path, fit=2000).size == (900, 300)  # never enlarged

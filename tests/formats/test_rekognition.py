@@ -31,7 +31,7 @@ from truthloop.core.types import (
     Source,
     Verification,
 )
-from truthloop.errors import FormatError, InputError
+from truthloop.errors import ExportError, FormatError, InputError
 from truthloop.formats import open_reader, write
 
 # FORMATS.md §3.1: one pair per image-level label; here the doc's line plus a second label.
@@ -132,7 +132,7 @@ def test_missing_confidence_and_date_are_filled_because_required(tmp_path: Path)
 
 def test_verification_cannot_be_written(tmp_path: Path) -> None:
     record = ImageRecord("s3://b/a.jpg", annotations=(Annotation(Verification("bad", 1)),))
-    with pytest.raises(ValueError, match="do not fit a Rekognition manifest"):
+    with pytest.raises(ExportError, match="do not fit a Rekognition manifest"):
         write("rekognition", [record], tmp_path / "out", label_set=LABELS)
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.formats.helpers import LABELS, boxes, make_image, sizes
 from truthloop.core.types import Annotation, Box, Boxes, ImageRecord, ImageSize, LabelSet, Source
-from truthloop.errors import FormatError, InputError, UnsafePath
+from truthloop.errors import ExportError, FormatError, InputError, UnsafePath
 from truthloop.formats import open_reader, write
 
 # Pascal VOC 2007's 000005.xml, shortened to two of its objects.
@@ -101,7 +101,8 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
         ("<annotation><filename>/etc/passwd</filename></annotation>", "absolute path"),
         (VOC_000005.replace("<xmin>263</xmin>", "<xmin>x</xmin>"), "<xmin> must be a number"),
         (VOC_000005.replace("<xmin>263</xmin>", "<xmin>NaN</xmin>"), "must be a finite number"),
-        (VOC_000005.replace("<xmax>324</xmax>", "<xmax>100</xmax>"), "has no area"),
+        (VOC_000005.replace("<xmax>324</xmax>", "<xmax>100</xmax>"), "at least 1 pixel wide"),
+        (VOC_000005.replace("<xmax>324</xmax>", "<xmax>262.5</xmax>"), "is 0.5x"),
         (VOC_000005.replace("<name>chair</name><pose>Rear", "<pose>Rear"), "has no <name>"),
         (
             VOC_000005.replace("<bndbox><xmin>263", "<box><xmin>263").replace(
@@ -149,11 +150,11 @@ def test_a_symlinked_xml_leading_out_is_refused(tmp_path: Path) -> None:
 
 def test_writes_exact_decimals_for_fractional_boxes(tmp_path: Path) -> None:
     image = make_image(tmp_path / "src" / "a.png")
-    box = Box("dog", 0.1, 2.5, 10.2, 0.3)
+    box = Box("dog", 0.1, 2.5, 10.2, 1.3)
     record = ImageRecord(str(image), ImageSize(30, 20), (Annotation(Boxes((box,))),))
     write("voc", [record], tmp_path / "voc", label_set=LABELS)
     xml = (tmp_path / "voc" / "Annotations" / "a.xml").read_text()
-    assert "<xmin>1.1</xmin>" in xml and "<xmax>10.3</xmax>" in xml and "<ymax>2.8</ymax>" in xml
+    assert "<xmin>1.1</xmin>" in xml and "<xmax>10.3</xmax>" in xml and "<ymax>3.8</ymax>" in xml
     (back,) = open_reader("voc", tmp_path / "voc")
     assert back.annotations[0].value.boxes == (box,)
 
@@ -169,7 +170,7 @@ def test_images_with_the_same_name_get_distinct_names(tmp_path: Path) -> None:
 
 def test_remote_images_cannot_be_written(tmp_path: Path) -> None:
     record = ImageRecord("s3://b/a.jpg", ImageSize(8, 6), (Annotation(Boxes(())),))
-    with pytest.raises(ValueError, match="needs the image files locally"):
+    with pytest.raises(ExportError, match="needs the image files locally"):
         write("voc", [record], tmp_path / "voc", label_set=LABELS)
 
 

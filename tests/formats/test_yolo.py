@@ -91,8 +91,9 @@ def test_images_without_label_files_have_no_objects_and_splits_come_from_folders
         ("0 0.5 0.5 0.1", "got 4 values"),
         ("0 0.1 0.1 0.2 0.1 0.3 0.3 0.1", "segmentation polygons are not supported"),
         ("0 0.5 0.5 zero 0.1", "the values must be numbers"),
-        ("0 0.5 0.5 0 0.1", "the box has no area"),
-        ("0 0.5 0.5 -0.1 0.1", "the box has no area"),
+        ("0 0.5 0.5 0 0.1", "the box is 0.0x.* pixels; a box must be at least 1 pixel"),
+        ("0 0.5 0.5 -0.1 0.1", "the box is -.* pixels; a box must be at least 1 pixel"),
+        ("0 0.5 0.5 1e-300 0.1", "the box is 0.0x.* pixels; a box must be at least 1 pixel"),
         ("0 nan 0.5 0.1 0.1", "must be a finite number"),
         ("0 0.5 0.5 0.1 0.1 1.5", "between 0 and 1"),
     ],
@@ -190,10 +191,11 @@ def yolo_records(
     width, height = draw(st.integers(1, 40)), draw(st.integers(1, 40))
     if coordinate is None:
         x, y = st.floats(-width, 2 * width), st.floats(-height, 2 * height)
-        w, h = st.floats(width / 1000, 2 * width), st.floats(height / 1000, 2 * height)
+        # At least a pixel, the least box any reader accepts (core.geometry.MIN_BOX_SIDE).
+        w, h = st.floats(1.0, 2 * width), st.floats(1.0, 2 * height)
     else:
         x = y = coordinate
-        w = h = coordinate.filter(lambda v: v > 0)
+        w = h = coordinate.filter(lambda v: v >= 1)
     found = draw(
         st.lists(
             st.builds(Box, st.sampled_from(NAMES), x, y, w, h, st.none() | st.floats(0, 1)),

@@ -137,15 +137,18 @@ def test_the_current_holder_is_told_when_a_late_answer_took_the_slot(lab: Lab) -
 def test_a_worker_of_another_team_cannot_get_open_or_submit_a_task(lab: Lab) -> None:
     job = lab.job()
     mallory = lab.users["mallory"]
-    with pytest.raises(PermissionDenied, match="team you are not in"):
+    # The same answer as for a job or task that does not exist: nothing about another team's.
+    with pytest.raises(NotFound, match=f"^no job {job}$"):
         next_task(lab.db, job, mallory)
     task = next_task(lab.db, job, lab.users["alice"])
     assert task is not None
-    with lab.project.session() as session, pytest.raises(PermissionDenied):
+    with lab.project.session() as session, pytest.raises(NotFound, match=r"^no task"):
         get_task(session, task.task_id, mallory)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound, match=f"^no task {task.task_id}$"):
         submit(lab.db, task.task_id, mallory, client_id="m", answer=Classification("cat"),
                seconds=1)
+    with pytest.raises(NotFound, match=f"^no task {task.task_id}$"):
+        release(lab.db, task.task_id, mallory)
 
 
 def test_a_worker_opens_only_their_own_tasks(lab: Lab) -> None:
@@ -181,7 +184,9 @@ def test_a_released_task_goes_to_someone_else(lab: Lab) -> None:
     [
         (Boxes((Box("dog", -5, 10, 50, 50),)), BoxOutsideImage, r"box 1 \(dog\).*outside"),
         (Boxes((Box("dog", 600, 10, 50, 50),)), BoxOutsideImage, "outside the 640x480 image"),
-        (Boxes((Box("dog", 10, 10, -5, 50),)), InputError, "positive width and height"),
+        (Boxes((Box("dog", 10, 10, -5, 50),)), InputError, "at least 1 pixel wide and high"),
+        (Boxes((Box("dog", 10, 10, 1e-300, 50),)), InputError, r"is 1e-300x50 pixels; a box"),
+        (Boxes((Box("dog", 10, 10, 0.99, 1),)), InputError, "at least 1 pixel wide and high"),
         (Boxes((Box("dog", 10, 10, float("nan"), 5),)), InputError, "not numbers"),
         (Boxes((Box("bird", 10, 10, 5, 5),)), UnknownLabel, "'bird' is not one of"),
         (Classification("dog"), InputError, "answered with Boxes, not Classification"),

@@ -35,6 +35,8 @@ TABLES = {
     "team_members",
     "api_tokens",
     "invitations",
+    "sign_in_sessions",
+    "sign_in_attempts",
     "jobs",
     "job_items",
     "tasks",

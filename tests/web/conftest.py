@@ -60,7 +60,7 @@ def live(portal: Portal) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
         create_app(portal.project), host="127.0.0.1", port=port, log_level="warning",
-        lifespan="off",
+        lifespan="off", proxy_headers=False,  # as `truthloop serve` runs it
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

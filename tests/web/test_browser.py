@@ -304,12 +304,12 @@ def test_a_worker_of_another_team_cannot_open_a_task_by_url(portal: Portal, page
     assert task is not None
     sign_in(page, "otto")
     response = page.goto(f"/tasks/{task.task_id}")
-    assert response is not None and response.status == 403
-    expect(page.locator("h1")).to_have_text("Not allowed")
-    expect(page.get_by_role("alert")).to_contain_text("not in")
+    # The same answer as for a task that does not exist: another team's work stays unseen.
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("alert")).to_have_text(f"no task {task.task_id}")
     assert page.locator("svg.canvas").count() == 0
     image = page.request.get(f"/api/tasks/{task.task_id}/image")
-    assert image.status == 403
+    assert image.status == 404
 
 
 def test_hostile_html_renders_as_text(portal: Portal, page: Page) -> None:

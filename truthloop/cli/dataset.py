@@ -118,6 +118,15 @@ def import_(
             f"{f', {report.copied} copied' if report.copied else ''}"
         )
     )
+    if report.unopened:
+        console.print(
+            Text(
+                f"{report.unopened} images were not opened: one that is corrupt or over the size"
+                " limits shows when it is first viewed or trained on (--verify-images opens each"
+                " now)",
+                style="yellow",
+            )
+        )
     for warning in report.warnings[:20]:
         console.print(Text(f"warning: {warning}", style="yellow"))
     if len(report.warnings) > 20:

@@ -14,6 +14,7 @@ from truthloop import labeling
 from truthloop.cli.context import open_project
 from truthloop.cli.iterations import iteration_table
 from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, progress_bar
+from truthloop.core.text import TEXT, refusal
 from truthloop.core.types import Split
 from truthloop.errors import InputError
 from truthloop.labeling import JobSpec, Subset, TaskType
@@ -38,9 +39,12 @@ def _read_instructions(path: Path | None) -> str:
     if path is None:
         return ""
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read the instructions file {path}: {error}") from None
+    if problem := refusal(text, TEXT):
+        raise InputError(f"instructions {problem}", path=str(path))
+    return text
 
 
 def _job_json(job: JobRow) -> dict[str, Any]:

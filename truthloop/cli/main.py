@@ -9,10 +9,12 @@ import typer
 from rich.text import Text
 
 from truthloop.cli import bench, dataset, demo, feedback, job, model, people, serve, sim
+from truthloop.cli.arguments import CheckedGroup
 from truthloop.cli.output import console, errors_as_messages, print_json
 from truthloop.storage.project import Project
 
 app = typer.Typer(
+    cls=CheckedGroup,  # every word of the command line passes the text rule (core.text)
     help="truthloop: label images with a model in the loop, offline.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from truthloop.cli.context import open_project
 from truthloop.cli.output import JsonOption, console, err_console, errors_as_messages, print_json
-from truthloop.errors import ImageError
+from truthloop.formats.images import decode
 from truthloop.ml import registry, serving
 from truthloop.ml.backend import Task, TrainProgress
 from truthloop.ml.evaluate import Evaluation
@@ -268,13 +268,9 @@ def stop(ctx: typer.Context, version: VersionArgument, json_output: JsonOption =
 
 
 def _read_image(project: Project, path: Path) -> Image.Image:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ImageError(f"cannot read the image: {error.strerror}", path=str(path)) from None
-    return serving.decode_image(
-        data,
-        where=str(path),
+    # From the path, not its bytes: a file over the byte limit is refused before it is read.
+    return decode(
+        path,
         max_bytes=project.settings.max_image_bytes,
         max_pixels=project.settings.max_image_pixels,
     )

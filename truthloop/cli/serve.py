@@ -70,6 +70,9 @@ def serve(
         workers=workers,
         log_level="info",
         server_header=False,
+        # uvicorn would believe X-Forwarded-For from loopback by default; the portal judges it
+        # itself, from TRUTHLOOP_TRUSTED_PROXIES alone (truthloop.web.addresses).
+        proxy_headers=False,
     )
     try:
         if workers == 1:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from truthloop.core.geometry import iou
+from truthloop.core.geometry import big_enough, iou
 from truthloop.core.types import Box, Boxes, Classification, MultiLabel, Value, Verification
 
 PRIOR_ACCURACY = 0.7
@@ -262,7 +262,7 @@ def consolidate_boxes(answers: Sequence[Boxes], *, min_iou: float = MIN_IOU) -> 
         if 2 * len(members) < workers:
             continue
         box = _mean_box(members, whole_pixels=True)
-        if box.width <= 0 or box.height <= 0:
+        if not big_enough(box):
             continue
         closeness = sum(iou(m, box) for m in members) / len(members)
         result.append(_with_confidence(box, round(len(members) / workers * closeness, 2)))

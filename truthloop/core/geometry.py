@@ -6,6 +6,18 @@ from dataclasses import replace
 
 from truthloop.core.types import Box, ImageSize
 
+MIN_BOX_SIDE = 1.0
+"""The least width and height of a box, in pixels, wherever a box comes in: a worker's answer,
+a reader of any format, the import's clipping, consolidation. A pixel is the least a drawing
+tool can mark; anything smaller (1e-300) is no object, and its ratios and IoUs are noise."""
+
+BOX_SIZE_RULE = f"a box must be at least {MIN_BOX_SIDE:g} pixel wide and high"
+
+
+def big_enough(box: Box) -> bool:
+    """Whether `box` is at least MIN_BOX_SIDE wide and high (NaN sides are not)."""
+    return box.width >= MIN_BOX_SIDE and box.height >= MIN_BOX_SIDE
+
 
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes; 0 when either has no area."""

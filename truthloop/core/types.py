@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from truthloop.core.text import normal_label
+
 
 class Source(StrEnum):
     """Who made an annotation: a person, a model, or several people's answers combined."""
@@ -53,6 +55,9 @@ class Box:
     height: float
     confidence: float | None = None
 
+    def __post_init__(self) -> None:
+        _normalise_label(self)
+
     @property
     def right(self) -> float:
         return self.left + self.width
@@ -74,6 +79,16 @@ class Classification:
     confidence: float | None = None
     kind: AnnotationKind = field(default=AnnotationKind.CLASSIFICATION, init=False)
 
+    def __post_init__(self) -> None:
+        _normalise_label(self)
+
+
+def _normalise_label(value: Box | Classification) -> None:
+    # Labels enter through these types from every reader and answer, so they take their one
+    # form here; the ASCII test spares the common case the normalisation call.
+    if not value.label.isascii():
+        object.__setattr__(value, "label", normal_label(value.label))
+
 
 @dataclass(frozen=True, slots=True)
 class MultiLabel:
@@ -84,6 +99,8 @@ class MultiLabel:
     kind: AnnotationKind = field(default=AnnotationKind.MULTILABEL, init=False)
 
     def __post_init__(self) -> None:
+        if not all(label.isascii() for label in self.labels):
+            object.__setattr__(self, "labels", tuple(map(normal_label, self.labels)))
         if self.confidences and len(self.confidences) != len(self.labels):
             raise ValueError("MultiLabel needs one confidence per label, or none at all")
 
@@ -180,11 +197,15 @@ class LabelSet:
 
     ids: Mapping[str, int]
 
+    def __post_init__(self) -> None:
+        if not all(name.isascii() for name in self.ids):
+            object.__setattr__(self, "ids", {normal_label(n): i for n, i in self.ids.items()})
+
     @classmethod
     def from_names(cls, names: Iterable[str]) -> LabelSet:
         ids: dict[str, int] = {}
         for name in names:
-            ids.setdefault(name, len(ids))
+            ids.setdefault(normal_label(name), len(ids))
         return cls(ids)
 
     @property
@@ -193,7 +214,7 @@ class LabelSet:
 
     def id_of(self, name: str) -> int:
         try:
-            return self.ids[name]
+            return self.ids[normal_label(name)]
         except KeyError:
             raise KeyError(f"label {name!r} is not in the label set {list(self.names)}") from None
 
@@ -205,6 +226,7 @@ class LabelSet:
 
     def with_label(self, name: str, class_id: int | None = None) -> LabelSet:
         """This set plus `name`, under `class_id` when that id is free, else the next free id."""
+        name = normal_label(name)
         if name in self.ids:
             return self
         taken = set(self.ids.values())
@@ -213,7 +235,7 @@ class LabelSet:
         return LabelSet({**self.ids, name: class_id})
 
     def __contains__(self, name: object) -> bool:
-        return name in self.ids
+        return (normal_label(name) if isinstance(name, str) else name) in self.ids
 
     def __len__(self) -> int:
         return len(self.ids)

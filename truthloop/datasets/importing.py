@@ -38,6 +38,9 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     copied: int = 0
     labels: tuple[str, ...] = ()
+    # Images imported without being opened (no --verify-images or --copy): only the header,
+    # if that, was read, so a corrupt or oversized one shows when someone first opens it.
+    unopened: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -48,6 +51,7 @@ class ImportReport:
             "errors": self.skipped,
             "warnings": self.warnings,
             "copied": self.copied,
+            "unopened": self.unopened,
             "labels": list(self.labels),
         }
 
@@ -125,6 +129,8 @@ def import_dataset(
             report = importer.run(session, name, batches, rules.fixed_labels, progress)
         if images is not None:
             report.copied = len(images.new_blobs)
+        else:
+            report.unopened = report.imported
     except BaseException as error:
         if images is not None:
             images.forget_copies()  # an aborted import leaves no blob nothing refers to
@@ -216,9 +222,10 @@ class _Images:
 
     def check(self, record: ImageRecord, warnings: list[str]) -> tuple[ImageRecord, str | None]:
         try:
-            data = self.project.read_bytes(record.uri)
-        except OSError as error:
-            raise ImageError(f"cannot read image {record.uri}: {error}") from error
+            data = self.project.read_image_bytes(record.uri)
+        except ImageError as error:
+            # The reader adds the manifest and line, so the image goes into the message.
+            raise ImageError(f"image {record.uri}: {error.message}") from None
         info = probe(
             data,
             verify=True,

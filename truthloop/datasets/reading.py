@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import stat
 import subprocess
 import sys
 import traceback
@@ -20,16 +21,18 @@ from pathlib import Path
 from typing import IO
 
 from truthloop import formats
-from truthloop.core.geometry import clip, inside
+from truthloop.core.geometry import BOX_SIZE_RULE, big_enough, clip, inside
 from truthloop.core.types import Annotation, Boxes, ImageRecord, LabelSet, Split
 from truthloop.datasets.bulk import old_objects_frozen
 from truthloop.errors import (
     BoxOutsideImage,
     DuplicateImage,
+    ImageError,
     InputError,
     TruthloopError,
     UnknownLabel,
 )
+from truthloop.formats.paths import is_remote
 from truthloop.storage import datasets as store
 
 BATCH = 2000
@@ -142,10 +145,25 @@ class BatchReader:
         content_hash = None
         if self.check_image is not None:
             record, content_hash = self.check_image(record, warnings)
+        else:
+            check_exists(record.uri)
         record = clip_boxes(record, warnings)
         if self.rules.split is not None:
             record = replace(record, split=self.rules.split)
         return record, content_hash
+
+
+def check_exists(uri: str) -> None:
+    """Refuse a local image file that is not there, found at import rather than when someone
+    opens its task. One `stat`: the image itself is opened only with --verify-images."""
+    if is_remote(uri):
+        return  # asking an object store about every image costs a request each
+    try:
+        found = os.stat(uri)
+    except OSError as error:
+        raise ImageError(f"image {uri} cannot be read: {error.strerror}") from None
+    if not stat.S_ISREG(found.st_mode):
+        raise ImageError(f"image {uri} is not a file")
 
 
 class Skipped:
@@ -181,11 +199,13 @@ def clip_boxes(record: ImageRecord, warnings: list[str]) -> ImageRecord:
         boxes = []
         for box in annotation.value.boxes:
             clipped = clip(box, size)
-            if clipped is None:
+            if clipped is None or not big_enough(clipped):
+                # Less than a pixel inside is no box either (core.geometry.MIN_BOX_SIDE).
                 raise BoxOutsideImage(
                     f"box {box.label!r} at left={box.left}, top={box.top},"
                     f" width={box.width}, height={box.height} lies outside the"
                     f" {size.width}x{size.height} image {record.uri}"
+                    + ("" if clipped is None else f" but for a sliver; {BOX_SIZE_RULE}")
                 )
             if clipped is not box:
                 warnings.append(

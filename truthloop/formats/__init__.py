@@ -10,16 +10,21 @@ Bad input raises InputError subclasses carrying the file and line (or item id); 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from truthloop.core.types import ImageRecord, LabelSet
-from truthloop.errors import FormatError
+from truthloop.errors import ExportError, FormatError, InputError
 from truthloop.formats.base import ErrorHandler, Reader
+from truthloop.formats.checked import CheckedReader
 from truthloop.formats.coco import CocoReader, write_coco
 from truthloop.formats.folders import FoldersReader, write_folders
 from truthloop.formats.groundtruth import GroundTruthReader, write_groundtruth
 from truthloop.formats.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from truthloop.formats.output import atomic_folder
 from truthloop.formats.rekognition import RekognitionReader, write_rekognition
 from truthloop.formats.voc import VocReader, write_voc
 from truthloop.formats.yolo import YoloReader, write_yolo
@@ -36,6 +41,8 @@ __all__ = [
 READ_FORMATS = ("folders", "groundtruth", "rekognition", "coco", "voc", "yolo")
 WRITE_FORMATS = ("groundtruth", "rekognition", "coco", "voc", "yolo", "folders")
 
+# Formats whose destination is a folder; they are written into atomic_folder.
+_FOLDER_FORMATS = frozenset({"voc", "yolo", "folders"})
 _WRITERS: dict[str, Callable[..., int]] = {
     "groundtruth": write_groundtruth,
     "rekognition": write_rekognition,
@@ -60,6 +67,17 @@ def _default_roots(source: Path) -> tuple[Path, ...]:
     return (source if source.is_dir() else source.parent,)
 
 
+def _checked(open_: Callable[..., Reader]) -> Callable[..., Reader]:
+    """Every reader's records pass the text rule (formats.checked), whatever the format."""
+
+    @functools.wraps(open_)
+    def open_checked(*args: Any, **kwargs: Any) -> Reader:
+        return CheckedReader(open_(*args, **kwargs), kwargs.get("on_error"))
+
+    return open_checked
+
+
+@_checked
 def open_reader(
     fmt: str,
     source: Path | str,
@@ -118,10 +136,50 @@ def write(
     """Write `records` to `dest` in format `fmt` (one of WRITE_FORMATS); the count written.
 
     `dest` is a file for groundtruth, rekognition and coco (replaced atomically), a folder for
-    voc, yolo and folders (images are hard-linked or copied into it).
+    voc, yolo and folders (images are hard-linked or copied into it). Either is written aside
+    and moved into place only when complete, so a failure leaves `dest` as it was; it raises
+    ExportError naming the item that could not be written (a label outside the label set, an
+    image without a size or a file...).
     """
     if fmt not in _WRITERS:
         raise ValueError(f"unknown format {fmt!r}; writable formats: {', '.join(WRITE_FORMATS)}")
-    return _WRITERS[fmt](
-        records, Path(dest), label_set=label_set, label_attribute=label_attribute, job_name=job_name
-    )
+    dest = Path(dest)
+    folder = fmt in _FOLDER_FORMATS
+    if dest.exists() and dest.is_dir() != folder:
+        kind = "a folder" if folder else "a file"
+        raise ExportError(f"{dest} is {'a file' if folder else 'a folder'}; {fmt} writes {kind}")
+    current = _Current(records)
+    try:
+        with atomic_folder(dest) if folder else contextlib.nullcontext(dest) as target:
+            options = {"label_attribute": label_attribute, "job_name": job_name}
+            return _WRITERS[fmt](current, target, label_set=label_set, **options)
+    except (InputError, ValueError, KeyError, OSError) as error:
+        raise _export_error(error, current.uri, dest) from error
+
+
+class _Current:
+    """The records being written, remembering the one at hand so that a failure can name it."""
+
+    def __init__(self, records: Iterable[ImageRecord]) -> None:
+        self._records = iter(records)
+        self.uri: str | None = None
+
+    def __iter__(self) -> _Current:
+        return self
+
+    def __next__(self) -> ImageRecord:
+        self.uri = None  # a failure past the last record (or in reading one) is no item's
+        record = next(self._records)
+        self.uri = record.uri
+        return record
+
+
+def _export_error(error: Exception, uri: str | None, dest: Path) -> ExportError:
+    if isinstance(error, OSError) and error.strerror:
+        reason = error.strerror + (f": {error.filename}" if error.filename else "")
+    else:
+        reason = str(error)
+    if uri is None:
+        return ExportError(f"cannot export to {dest}: {reason}; {dest} was left as it was")
+    reason = reason.removeprefix(f"{uri}: ")  # most reasons already start with the item
+    return ExportError(f"{uri}: {reason}; nothing was written to {dest}", item=uri)

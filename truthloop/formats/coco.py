@@ -26,6 +26,7 @@ from truthloop.core.types import Box, ImageRecord, ImageSize, LabelSet
 from truthloop.errors import FormatError, InputError
 from truthloop.formats import validate
 from truthloop.formats.base import ErrorHandler, boxes_annotation, report
+from truthloop.formats.images import probe
 from truthloop.formats.output import atomic_file, chosen_boxes, local_image
 from truthloop.formats.paths import LocalResolver, is_remote, safe_member
 
@@ -168,16 +169,20 @@ class CocoReader:
 
 
 def _image_entry(record: ImageRecord, image_id: int, folder: Path) -> dict[str, Any]:
-    if record.size is None:
-        raise ValueError(f"{record.uri}: COCO needs the image size, and the record has none")
     entry: dict[str, Any] = {"id": image_id}
     local = None if is_remote(record.uri) else local_image(record.uri, "COCO")
+    size = record.size or (probe(local).size if local is not None else None)
+    if size is None:
+        raise ValueError(
+            f"{record.uri}: COCO needs the image size, and the item has none; import the dataset"
+            " with --verify-images to read it from the image"
+        )
     if local is not None and local.is_relative_to(folder):
         entry["file_name"] = local.relative_to(folder).as_posix()
     else:
         entry["file_name"] = record.uri.rsplit("/", 1)[-1]
         entry["coco_url"] = record.uri if local is None else local.as_uri()
-    entry |= {"width": record.size.width, "height": record.size.height}
+    entry |= {"width": size.width, "height": size.height}
     return entry | {k: v for k, v in record.extra.items() if k not in entry}
 
 

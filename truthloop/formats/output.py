@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +37,61 @@ def atomic_file(dest: Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_folder(dest: Path) -> Iterator[Path]:
+    """A folder to write into whose files reach `dest` only when the block ends without an error.
+
+    It is a hidden sibling of `dest` (same file system, so images link into it and it renames
+    cheaply). At the end it becomes `dest` when `dest` is absent or empty; otherwise its files
+    are moved into `dest`, replacing those of the same name and keeping the others, as writing
+    into `dest` did. On an error it is removed and `dest` is exactly as it was.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Not mkdtemp: its 0700 would become the mode of `dest`; mkdir gives the usual one.
+    staged = dest.parent / f".{dest.name}.{secrets.token_hex(6)}.tmp"
+    staged.mkdir()
+    try:
+        yield staged
+        _move_into(staged, dest)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def _move_into(staged: Path, dest: Path) -> None:
+    try:
+        os.replace(staged, dest)  # dest absent or an empty folder
+        return
+    except OSError as error:
+        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    moves = [
+        (Path(folder, name), dest / Path(folder, name).relative_to(staged))
+        for folder, _, names in os.walk(staged)
+        for name in names
+    ]
+    # Checked before anything moves, so that a clash leaves `dest` untouched.
+    for _, target in moves:
+        clash = _in_the_way(target, dest)
+        if clash is not None:
+            raise FileExistsError(errno.EEXIST, "something of that name is in the way", str(clash))
+    for source, target in moves:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+
+def _in_the_way(target: Path, dest: Path) -> Path | None:
+    """What keeps a file from being moved to `target` in `dest`: a folder of its name, or a
+    file where one of its folders must be."""
+    if target.is_dir():
+        return target
+    for parent in target.parents:
+        if parent == dest:
+            break
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
 
 
 def local_image(uri: str, fmt: str) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from truthloop.core.geometry import BOX_SIZE_RULE, big_enough
 from truthloop.core.types import Box
 from truthloop.errors import FormatError
 
@@ -91,6 +92,6 @@ def box(
         )
     except FormatError as error:
         raise error.within(what) from None
-    if box.width <= 0 or box.height <= 0:
-        raise FormatError(f"{what} has no area (width {box.width}, height {box.height})")
+    if not big_enough(box):
+        raise FormatError(f"{what} is {box.width}x{box.height} pixels; {BOX_SIZE_RULE}")
     return box

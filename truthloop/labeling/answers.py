@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from truthloop.core.geometry import inside
+from truthloop.core.geometry import BOX_SIZE_RULE, big_enough, inside
 from truthloop.core.types import (
     Box,
     Boxes,
@@ -85,10 +85,9 @@ def _box(box: Box, n: int, labels: tuple[str, ...], size: ImageSize, where: str)
     edges = (box.left, box.top, box.width, box.height)
     if not all(isinstance(x, int | float) and math.isfinite(x) for x in edges):
         raise InputError(f"{where}: box {n} ({box.label}) has coordinates that are not numbers")
-    if box.width <= 0 or box.height <= 0:
+    if not big_enough(box):
         raise InputError(
-            f"{where}: box {n} ({box.label}) is {box.width}x{box.height} pixels;"
-            " a box needs a positive width and height"
+            f"{where}: box {n} ({box.label}) is {box.width}x{box.height} pixels; {BOX_SIZE_RULE}"
         )
     if not inside(box, size):
         raise BoxOutsideImage(

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from truthloop.core.names import name_problem
 from truthloop.core.serialize import value_from_json
+from truthloop.core.text import label_problem, normal_label
 from truthloop.core.types import AnnotationKind, LabelSet, Split, label_names
-from truthloop.errors import AlreadyExists, InputError, InvalidName, NotFound, PermissionDenied
+from truthloop.errors import AlreadyExists, InputError, InvalidName, NotFound
 from truthloop.formats.gt_annotations import check_attribute
 from truthloop.people import get_team
 from truthloop.storage import datasets as store
@@ -218,10 +219,12 @@ def _labels(
     if spec.labels is None:
         labels = known.names
     else:
-        labels = tuple(spec.labels)
-        bad = [x for x in labels if not isinstance(x, str) or not x.strip() or x != x.strip()]
+        bad = [x for x in spec.labels if not isinstance(x, str) or not x.strip() or x != x.strip()]
         if bad:
             raise InputError(f"labels must be non-empty names without outer spaces, not {bad!r}")
+        if problem := next(filter(None, map(label_problem, spec.labels)), None):
+            raise InputError(problem)
+        labels = tuple(map(normal_label, spec.labels))
         if len(set(labels)) != len(labels):
             twice = sorted({x for x in labels if labels.count(x) > 1})
             raise InputError(f"labels are given twice: {twice}")
@@ -440,19 +443,24 @@ _JOB_FOR_WORKER = {lock: _job_for_worker_query(lock) for lock in (False, True)}
 
 
 def job_for_worker(
-    session: Session, job_id: int, user_id: int, *, lock_worker: bool = False
+    session: Session,
+    job_id: int,
+    user_id: int,
+    *,
+    lock_worker: bool = False,
+    asked: str | None = None,
 ) -> tuple[JobRow, str]:
-    """The job and the worker's name, when they are an active member of its team (else
-    NotFound or PermissionDenied): one statement, since every lease and submit starts here.
+    """The job and the worker's name, when they are an active member of its team: one
+    statement, since every lease and submit starts here.
 
+    Otherwise NotFound, the same for a job of another team as for no job at all, so that a
+    worker learns neither the name nor the existence of other teams' jobs; its message is
+    `asked` ("no task 7") when the caller came by way of something else than the job id.
     `lock_worker` takes, on PostgreSQL, the transaction's advisory lock of this (job, worker),
     which serialises one worker's own concurrent requests (SQLite's write lock already does).
     """
     lock = lock_worker and session.get_bind().dialect.name == "postgresql"
     row = session.execute(_JOB_FOR_WORKER[lock], {"job": job_id, "worker": user_id}).first()
-    if row is None:
-        raise NotFound(f"no job {job_id}")
-    job, username = row[0], row[1]
-    if username is None:
-        raise PermissionDenied(f"job {job.name!r} belongs to a team you are not in")
-    return job, username
+    if row is None or row[1] is None:
+        raise NotFound(asked or f"no job {job_id}")
+    return row[0], row[1]

@@ -104,10 +104,15 @@ def _first_free(state: ColumnElement[bool]) -> ScalarSelect[int]:
     )
 
 
+# Whether the task has a lease not ended yet: at a claim, one that ran out (a submit or a
+# release ends a lease, and only a release makes a slot wait again).
+_OPEN_LEASE = exists().where(LEASES.c.task_id == TASKS.c.id, LEASES.c.ended_at.is_(None))
+
 # Lease a free slot to the worker until `expires`: the first whose lease ran out, else the
 # first waiting one. Two subqueries rather than one with OR, so that each walks an index in id
 # order and stops at the first row it can lock; COALESCE runs the second only when the first
-# finds nothing.
+# finds nothing. It also says whether it took the slot back from a lease that ran out, so that
+# only those claims pay for END_RAN_OUT_LEASE.
 CLAIM = (
     update(TASKS)
     .where(
@@ -122,10 +127,35 @@ CLAIM = (
         leased_at=NOW,
         lease_expires_at=bindparam("expires"),
     )
-    .returning(TASKS.c.id, TASKS.c.item_id)
+    .returning(TASKS.c.id, TASKS.c.item_id, _OPEN_LEASE.label("took_back"))
 )
 
 RECORD_LEASE = insert(LEASES)
+
+# The leases of `task` that ran out end when they ran out, with outcome "expired". A late
+# submit may still be kept (see tasks.py), and then ends its lease again as "submitted".
+END_RAN_OUT_LEASE = (
+    update(LEASES)
+    .where(
+        LEASES.c.task_id == bindparam("task"),
+        LEASES.c.ended_at.is_(None),
+        LEASES.c.expires_at <= NOW,
+    )
+    .values(ended_at=LEASES.c.expires_at, outcome="expired")
+)
+
+# The same for every slot still leased under a lease that ran out, whoever may take it back
+# later: the background worker's sweep, which also ends the leases of a server that was killed.
+# It walks the tasks (the slots leased now), not the ever-growing lease history.
+END_RAN_OUT_LEASES = (
+    update(LEASES)
+    .where(
+        LEASES.c.ended_at.is_(None),
+        LEASES.c.expires_at <= NOW,
+        LEASES.c.task_id.in_(select(TASKS.c.id).where(lease_ran_out(NOW))),
+    )
+    .values(ended_at=LEASES.c.expires_at, outcome="expired")
+)
 
 # What the worker's screen shows of `item`.
 ITEM_IMAGE = select(ITEMS.c.uri, ITEMS.c.width, ITEMS.c.height).where(

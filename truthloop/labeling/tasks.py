@@ -80,7 +80,7 @@ def next_task(
 ) -> TaskView | None:
     """Lease a free slot to the worker and return it; None when there is nothing for them
     (the job is not running, every item is taken or done by them, or they already hold
-    `max_concurrent_tasks` leases). PermissionDenied when they are not in the job's team."""
+    `max_concurrent_tasks` leases). NotFound when they are not in the job's team."""
     moment = db_time(now)
     with db.session(immediate=True) as session:
         job, _ = job_for_worker(session, job_id, user_id, lock_worker=True)
@@ -97,7 +97,9 @@ def next_task(
         claimed = session.execute(slots.CLAIM, params).first()
         if claimed is None:
             return None
-        task_id, item_id = claimed
+        task_id, item_id, took_back = claimed
+        if took_back:
+            session.execute(slots.END_RAN_OUT_LEASE, {"task": task_id, "now": moment})
         session.execute(
             slots.RECORD_LEASE,
             {
@@ -113,11 +115,12 @@ def next_task(
 
 
 def get_task(session: Session, task_id: int, user_id: int) -> TaskView:
-    """A task the worker holds or answered; PermissionDenied for anyone else's."""
+    """A task the worker holds or answered; PermissionDenied for another's of their team, and
+    NotFound, as for no task at all, for a task of another team's job."""
     task = session.get(TaskRow, task_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
-    job, _ = job_for_worker(session, task.job_id, user_id)
+    job, _ = job_for_worker(session, task.job_id, user_id, asked=f"no task {task_id}")
     if task.worker_id != user_id or task.status == TaskStatus.WAITING:
         raise PermissionDenied(f"task {task_id} is not leased to you: ask for the next task")
     expires = task.lease_expires_at or task.submitted_at or task.available_until
@@ -182,7 +185,7 @@ def _submit(
     recheck: bool = False,
 ) -> SubmitResult:
     task = _locked_task(session, task_id, user_id)
-    job, worker = job_for_worker(session, task.job_id, user_id)
+    job, worker = job_for_worker(session, task.job_id, user_id, asked=f"no task {task_id}")
     # A copy of this submit that was stored first left the task submitted by this worker; any
     # other use of the client id trips its unique constraint, and comes back with `recheck`.
     if recheck or (task.status == TaskStatus.SUBMITTED and task.worker_id == user_id):
@@ -271,7 +274,7 @@ def release(db: Database, task_id: int, user_id: int, *, now: datetime | None = 
     moment = db_time(now)
     with db.session(immediate=True) as session:
         task = _locked_task(session, task_id, user_id)
-        job_for_worker(session, task.job_id, user_id)
+        job_for_worker(session, task.job_id, user_id, asked=f"no task {task_id}")
         if task.lease_id is None:
             raise PermissionDenied(f"task {task_id} is not leased to you")
         if task.status != TaskStatus.LEASED or task.worker_id != user_id:
@@ -280,6 +283,15 @@ def release(db: Database, task_id: int, user_id: int, *, now: datetime | None = 
         session.execute(
             slots.END_LEASE, {"lease": task.lease_id, "now": moment, "outcome": "released"}
         )
+
+
+def end_ran_out_leases(session: Session, now: datetime | None = None) -> int:
+    """End every lease that ran out on a slot still leased, at the time it ran out and with
+    outcome "expired"; the number ended. A claim ends the lease of the slot it takes back; this
+    ends the others (a worker who walked away, a server that was killed), and is cheap to run
+    every round of the background worker."""
+    result = session.execute(slots.END_RAN_OUT_LEASES, {"now": db_time(now)})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _view(

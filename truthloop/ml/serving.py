@@ -17,7 +17,6 @@ of one.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ from PIL import Image
 
 from truthloop.core.geometry import clip, to_ratios
 from truthloop.core.types import Box, Boxes, Classification, ImageSize, MultiLabel, Value
-from truthloop.errors import ImageError, InputError, ModelError, ModelNotRunning
-from truthloop.formats.images import probe
+from truthloop.errors import InputError, ModelError, ModelNotRunning
+from truthloop.formats.images import decode
 from truthloop.ml.backend import ModelBackend
 from truthloop.ml.versions import (
     DEFAULT_THRESHOLD,
@@ -220,11 +219,4 @@ def custom_labels(
 def decode_image(data: bytes, *, where: str, max_bytes: int, max_pixels: int) -> Image.Image:
     """The RGB image in `data`, or an ImageError naming `where` (a file, an upload field):
     empty, too big, too many pixels, not an image, or corrupt."""
-    try:
-        probe(data, max_pixels=max_pixels, max_bytes=max_bytes)
-        with Image.open(io.BytesIO(data)) as image:
-            return image.convert("RGB")
-    except ImageError as error:
-        raise error.at(path=where) from None
-    except UNREADABLE as error:
-        raise ImageError(f"cannot decode the image: {error}", path=where) from error
+    return decode(data, max_pixels=max_pixels, max_bytes=max_bytes, name=where)

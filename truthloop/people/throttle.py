@@ -1,67 +1,76 @@
-"""Guessing passwords is slowed down: after a few failed sign-ins for one user name, or from one
-address, further tries are refused for a while, before any password is checked (so a flood of
-guesses costs the server no password hashing either).
+"""How long a sign-in must wait after failed ones: pure policy, tested with plain values.
 
-State lives in the process: each server process counts its own tries, which bounds a guesser
-all the same (by the number of processes times the limit).
+Guessing is slowed, never turned into a lockout of the right password:
+
+- per user name *and* address: the first `free` failures cost nothing, then each further try
+  waits `base_s`, 2 `base_s`, 4 `base_s` ... after the last failure, up to `pair_cap_s`
+  (15 minutes). A guesser at one address soon gets a few tries an hour; the owner, elsewhere,
+  is not held up by them at all.
+- per user name over all addresses (guessing spread over many addresses): the same doubling
+  after `name_free` failures, but capped at `name_cap_s` (30 seconds), so the owner from a
+  new place waits half a minute at worst; from an address where they signed in before
+  (`known_address`), not at all.
+
+Failures older than `forget_after` no longer count. The counts live in the database
+(`truthloop.people.sign_in_attempts`), so every portal process sees the same ones.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 
-@dataclass
-class SignInThrottle:
-    """Failed sign-ins within `window_s`: at `per_user` for a user name, or `per_address` from
-    an address, the next try waits until the oldest of them is `window_s` old."""
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    free: int = 3
+    base_s: float = 1.0
+    pair_cap_s: float = 900.0
+    name_free: int = 20
+    name_cap_s: float = 30.0
+    forget_after: timedelta = timedelta(hours=24)
+    # A successful sign-in from an address vouches for it this long.
+    known_for: timedelta = timedelta(days=30)
 
-    per_user: int = 5
-    per_address: int = 50
-    window_s: float = 900.0
-    # Names tried at random would otherwise each keep an entry: past this many, the stale go.
-    max_keys: int = 10_000
-    clock: Callable[[], float] = time.monotonic
-    _failures: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def wait_s(self, username: str, address: str | None) -> float:
-        """Seconds before this sign-in may be tried; 0 when it may be now."""
-        now = self.clock()
-        with self._lock:
-            return max(
-                self._wait(("user", username.casefold()), self.per_user, now),
-                self._wait(("address", address), self.per_address, now) if address else 0.0,
-            )
+POLICY = ThrottlePolicy()
 
-    def failed(self, username: str, address: str | None) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in (("user", username.casefold()), ("address", address)):
-                if key[1]:
-                    self._failures.setdefault(key, deque()).append(now)  # type: ignore[arg-type]
-            if len(self._failures) > self.max_keys:
-                stale = [k for k, t in self._failures.items() if t[-1] <= now - self.window_s]
-                for key in stale:
-                    del self._failures[key]
 
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(("user", username.casefold()), None)
+@dataclass(frozen=True, slots=True)
+class Attempts:
+    """Recent failures for one user name: from this address, and from everywhere."""
 
-    def _wait(self, key: tuple[str, str], limit: int, now: float) -> float:
-        times = self._failures.get(key)
-        if not times:
-            return 0.0
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-            return 0.0
-        if len(times) < limit:
-            return 0.0
-        return times[-limit] + self.window_s - now
+    pair_failures: int = 0
+    pair_last_failed_at: datetime | None = None
+    name_failures: int = 0
+    name_last_failed_at: datetime | None = None
+    known_address: bool = False
+
+
+def backoff_s(failures: int, free: int, base_s: float, cap_s: float) -> float:
+    """Nothing for the first `free` failures, then `base_s` doubled for each one more, at most
+    `cap_s`."""
+    if failures < free:
+        return 0.0
+    # The exponent is bounded first: 2 ** 10_000 would be a float overflow, not a long wait.
+    return min(base_s * 2.0 ** min(failures - free, 64), cap_s)
+
+
+def _left(last: datetime | None, delay_s: float, now: datetime) -> float:
+    if last is None or delay_s <= 0:
+        return 0.0
+    return max(0.0, (last - now).total_seconds() + delay_s)
+
+
+def wait_s(attempts: Attempts, now: datetime, policy: ThrottlePolicy = POLICY) -> float:
+    """Seconds before this name may be tried from this address; 0 when it may be now."""
+    pair = backoff_s(attempts.pair_failures, policy.free, policy.base_s, policy.pair_cap_s)
+    name = 0.0
+    if not attempts.known_address:
+        name = backoff_s(
+            attempts.name_failures, policy.name_free, policy.base_s, policy.name_cap_s
+        )
+    return max(
+        _left(attempts.pair_last_failed_at, pair, now),
+        _left(attempts.name_last_failed_at, name, now),
+    )

@@ -8,10 +8,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from truthloop.errors import InputError
+from truthloop.errors import InputError, NotFound
 from truthloop.people.mail import Mailer
 from truthloop.people.users import set_password
 from truthloop.storage.db import Database
@@ -19,18 +19,102 @@ from truthloop.storage.tables import ApiTokenRow, InvitationRow, UserRow, utcnow
 
 TOKEN_PREFIX = "tl_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Live tokens one user may hold at once: enough for every script and machine a person runs, and
+# a bound on what one stolen account can mint before anyone notices.
+MAX_API_TOKENS_PER_USER = 20
+# The longest expiry one may ask for; no expiry at all is asked for with None.
+MAX_TOKEN_DAYS = 3650
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_api_token(session: Session, user: UserRow, name: str) -> str:
-    """A new token for `user`; it is returned once and cannot be read back later."""
+def _live(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Tokens neither revoked nor expired at `now`."""
+    return (
+        ApiTokenRow.revoked.is_(False),
+        or_(ApiTokenRow.expires_at.is_(None), ApiTokenRow.expires_at > now),
+    )
+
+
+def create_api_token(
+    session: Session, user: UserRow, name: str, *, expires_in_days: int | None = None
+) -> str:
+    """A new token for `user`, valid `expires_in_days` days (None: until revoked); it is
+    returned once and cannot be read back later."""
+    return issue_api_token(session, user, name, expires_in_days=expires_in_days).secret
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What may be shown of a token: never its secret."""
+
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiTokenRow) -> TokenInfo:
+        return cls(row.id, row.name, row.created_at, row.last_used_at, row.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    secret: str
+    info: TokenInfo
+
+
+def issue_api_token(
+    session: Session, user: UserRow, name: str, *, expires_in_days: int | None = None
+) -> IssuedToken:
+    """Like `create_api_token`, with what may be shown of the new token beside its secret."""
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise InputError(f"a token expires in 1 to {MAX_TOKEN_DAYS} days, not {expires_in_days}")
+    now = utcnow()
+    live = session.scalar(
+        select(func.count()).select_from(ApiTokenRow).where(
+            ApiTokenRow.user_id == user.id, *_live(now)
+        )
+    )
+    if live is not None and live >= MAX_API_TOKENS_PER_USER:
+        raise InputError(
+            f"{user.username} already holds {live} live API tokens, the most one user may hold:"
+            " revoke one first (`truthloop user revoke-token`, DELETE /api/me/tokens/ID, or the"
+            " portal's Tokens page)"
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiTokenRow(user_id=user.id, name=name, token_hash=_digest(token)))
+    expires_at = None if expires_in_days is None else now + timedelta(days=expires_in_days)
+    row = ApiTokenRow(
+        user_id=user.id, name=name, token_hash=_digest(token), created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(row)
     session.flush()
-    return token
+    return IssuedToken(token, TokenInfo.of(row))
+
+
+def list_api_tokens(session: Session, user: UserRow) -> list[TokenInfo]:
+    """The user's live tokens (neither revoked nor expired), oldest first."""
+    rows = session.scalars(
+        select(ApiTokenRow)
+        .where(ApiTokenRow.user_id == user.id, *_live(utcnow()))
+        .order_by(ApiTokenRow.id)
+    )
+    return [TokenInfo.of(row) for row in rows]
+
+
+def revoke_api_token(session: Session, user: UserRow, token_id: int) -> None:
+    """Revoke one of the user's tokens by its id (from `list_api_tokens`)."""
+    row = session.get(ApiTokenRow, token_id)
+    if row is None or row.user_id != user.id or row.revoked:
+        raise NotFound(
+            f"{user.username} holds no live API token {token_id}: list them to see their ids"
+        )
+    row.revoked = True
+    session.flush()
 
 
 # Built once: every API request authenticates with it.
@@ -40,6 +124,7 @@ _TOKEN_USER = (
     .where(
         ApiTokenRow.token_hash == bindparam("token_hash"),
         ApiTokenRow.revoked.is_(False),
+        or_(ApiTokenRow.expires_at.is_(None), ApiTokenRow.expires_at > bindparam("now")),
         UserRow.active.is_(True),
     )
 )
@@ -54,7 +139,7 @@ class TokenOwner:
 
 
 def _find(session: Session, token: str) -> tuple[ApiTokenRow, UserRow] | None:
-    found = session.execute(_TOKEN_USER, {"token_hash": _digest(token)}).first()
+    found = session.execute(_TOKEN_USER, {"token_hash": _digest(token), "now": utcnow()}).first()
     return None if found is None else (found[0], found[1])
 
 
@@ -64,8 +149,8 @@ def _use_due(last_used_at: datetime | None, now: datetime) -> bool:
 
 
 def user_for_token(session: Session, token: str) -> UserRow | None:
-    """The active user a token belongs to, or None for an unknown or revoked token; the use is
-    recorded in `session`."""
+    """The active user a token belongs to, or None for an unknown, revoked or expired token; the
+    use is recorded in `session`."""
     found = _find(session, token)
     if found is None:
         return None

@@ -1,6 +1,6 @@
 """The background worker: it moves automated-labeling jobs on once people have labeled what was
-released to them (train, choose the threshold, machine-label, release the next batch), and
-closes the jobs whose tasks all expired untaken.
+released to them (train, choose the threshold, machine-label, release the next batch),
+closes the jobs whose tasks all expired untaken, and ends the leases that ran out.
 
 Its state is the database's: each round it asks which jobs are due and runs their next
 iteration, so a restart resumes where it stopped, and an iteration interrupted before its commit
@@ -24,6 +24,7 @@ from sqlalchemy import select
 from truthloop.labeling import close_expired_jobs
 from truthloop.labeling.autolabel import Iteration, advance
 from truthloop.labeling.jobs import JobStatus
+from truthloop.labeling.tasks import end_ran_out_leases
 from truthloop.storage.project import Project
 from truthloop.storage.tables import AutoLabelJobRow, JobRow
 
@@ -61,6 +62,7 @@ class BackgroundWorker:
         automated-labeling job whose released batch people have finished; the iterations run,
         by job id. A job that fails is logged and left for a later round."""
         with self.project.session() as session:
+            end_ran_out_leases(session)
             for name in close_expired_jobs(session):
                 log.info("job %s: completed, its tasks' availability lifetime ran out", name)
         done = []

@@ -6,7 +6,7 @@ database session and blob store from here, nothing else opens them by itself.
 
 from __future__ import annotations
 
-import io
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +15,8 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from truthloop.config import Settings
-from truthloop.errors import ConfigError
+from truthloop.errors import ConfigError, ImageError
+from truthloop.formats.images import check_bytes, decode
 from truthloop.storage.blobs import BlobStore, open_uri
 from truthloop.storage.db import Database
 
@@ -63,10 +64,33 @@ class Project:
         with open_uri(uri, s3_endpoint_url=self.settings.s3_endpoint_url) as f:
             return f.read()
 
-    def load_image(self, uri: str) -> Image.Image:
-        """An item's image, decoded to RGB."""
-        with Image.open(io.BytesIO(self.read_bytes(uri))) as image:
-            return image.convert("RGB")
+    def read_image_bytes(self, uri: str, name: str | None = None) -> bytes:
+        """An item's image file, read no further than the byte limit: an ImageError naming it
+        `name` (its URI by default) when it cannot be read or is over the limit."""
+        limit, name = self.settings.max_image_bytes, name or uri
+        try:
+            with open_uri(uri, s3_endpoint_url=self.settings.s3_endpoint_url) as f:
+                data = f.read(limit + 1)
+                # Past the limit, the true size comes from the end, without reading up to it.
+                size = f.seek(0, os.SEEK_END) if len(data) > limit else len(data)
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise ImageError(f"cannot read the image: {reason}", path=name) from None
+        check_bytes(size, limit, name)
+        return data
+
+    def load_image(
+        self, uri: str, *, fit: int | None = None, name: str | None = None
+    ) -> Image.Image:
+        """An item's image decoded to RGB under the project's image limits (with `fit`, shrunk
+        to a thumbnail); an ImageError naming it `name` (its URI by default) otherwise."""
+        return decode(
+            self.read_image_bytes(uri, name),
+            max_pixels=self.settings.max_image_pixels,
+            max_bytes=self.settings.max_image_bytes,
+            fit=fit,
+            name=name or uri,
+        )
 
     def close(self) -> None:
         self.db.dispose()

@@ -193,6 +193,43 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None: the token works until it is revoked (or its user deactivated or given a new password).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_api_tokens_user_id", "user_id"),)
+
+
+class SignInSessionRow(Base):
+    """A signed-in browser: its cookie holds the secret, of which only the SHA-256 is kept here.
+    Deleting the row ends the session, whoever holds a copy of the cookie."""
+
+    __tablename__ = "sign_in_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_sign_in_sessions_user_id", "user_id"),
+        Index("ix_sign_in_sessions_expires_at", "expires_at"),
+    )
+
+
+class SignInAttemptRow(Base):
+    """Failed sign-ins for one user name from one address, seen by every portal process. The
+    name is kept as a SHA-256 of its casefolded form: people type passwords into the name field."""
+
+    __tablename__ = "sign_in_attempts"
+
+    name_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_sign_in_attempts_last_failed_at", "last_failed_at"),)
 
 
 class InvitationRow(Base):

@@ -8,12 +8,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
-from truthloop.people.throttle import SignInThrottle
 from truthloop.storage.project import Project
 from truthloop.web import handlers
 from truthloop.web.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, csrf_protect, secret_key
 from truthloop.web.middleware import BodyLimit, SecurityHeaders
 from truthloop.web.routes import (
+    account_pages,
     api_datasets,
     api_jobs,
     api_models,
@@ -25,6 +25,7 @@ from truthloop.web.routes import (
     worker_pages,
 )
 from truthloop.web.templating import STATIC
+from truthloop.web.text_fields import refuse_bad_text
 
 
 def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
@@ -34,11 +35,11 @@ def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
         redoc_url=None,
         title="truthloop",
         summary="Label images with a model in the loop: labeling jobs, tasks, people.",
-        # Every state-changing request made with the session cookie must echo its CSRF token.
-        dependencies=[Depends(csrf_protect)],
+        # Every state-changing request made with the session cookie must echo its CSRF token,
+        # and no URL parameter or form field may hold text the rule refuses (core.text).
+        dependencies=[Depends(csrf_protect), Depends(refuse_bad_text)],
     )
     app.state.project = project
-    app.state.sign_in_throttle = SignInThrottle()
     # Routes are tried in this order, so the workers' task API, which nearly every request
     # calls, comes first (no other route's path overlaps it).
     for router in (
@@ -46,6 +47,7 @@ def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
         auth_pages.router,
         worker_pages.router,
         manager_pages.router,
+        account_pages.router,
         api_people.router,
         api_datasets.router,
         api_jobs.router,

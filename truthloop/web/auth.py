@@ -1,7 +1,9 @@
 """Sign-in sessions in signed cookies, CSRF tokens, and API tokens for scripts.
 
 The session cookie is signed with the project's secret key (itsdangerous, through Starlette's
-SessionMiddleware) and holds only the user id and the CSRF token. Every state-changing request
+SessionMiddleware) and holds only the session's secret and the CSRF token; the session itself is
+a row on the server (`truthloop.people.sessions`), so signing out, a new password or a
+deactivation ends it even for a copy of the cookie. Every state-changing request
 made with that cookie must echo the token, in the `csrf_token` form field or the `X-CSRF-Token`
 header, which a page on another site cannot read. Requests that authenticate with
 `Authorization: Bearer` carry no cookie authority and need no CSRF token.
@@ -13,8 +15,10 @@ import hmac
 import os
 import secrets
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from truthloop.people.sessions import SESSION_LIFETIME, end_session, start_session
 from truthloop.storage.project import Project
 from truthloop.storage.tables import UserRow
 
@@ -22,7 +26,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_COOKIE = "truthloop_session"
-SESSION_MAX_AGE_S = 14 * 24 * 3600
+SESSION_MAX_AGE_S = int(SESSION_LIFETIME.total_seconds())
 
 
 class NotSignedIn(Exception):
@@ -53,20 +57,22 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
-def sign_in(request: Request, user: UserRow) -> None:
+def sign_in(request: Request, session: Session, user: UserRow) -> None:
     # A fresh session (and CSRF token) at sign-in, so a token planted before cannot be reused.
     request.session.clear()
-    request.session["uid"] = user.id
+    request.session["sid"] = start_session(session, user)
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
-def sign_out(request: Request) -> None:
+def sign_out(request: Request, session: Session) -> None:
+    if secret := session_secret(request):
+        end_session(session, secret)
     request.session.clear()
 
 
-def session_user_id(request: Request) -> int | None:
-    uid = request.session.get("uid")
-    return uid if isinstance(uid, int) else None
+def session_secret(request: Request) -> str | None:
+    secret = request.session.get("sid")
+    return secret if isinstance(secret, str) and secret else None
 
 
 def bearer_token(request: Request) -> str | None:

@@ -17,7 +17,7 @@ from truthloop.errors import PermissionDenied
 from truthloop.storage.db import Database
 from truthloop.storage.project import Project
 from truthloop.storage.tables import UserRow
-from truthloop.web.auth import NotSignedIn, bearer_token, session_user_id
+from truthloop.web.auth import NotSignedIn, bearer_token, session_secret
 
 
 async def get_project(request: Request) -> Project:
@@ -52,16 +52,17 @@ def optional_user(
     # service's own transactions without waiting on this one (SQLite allows one writer at a
     # time), and on PostgreSQL they cost no BEGIN and COMMIT.
     token = bearer_token(request)
-    uid = session_user_id(request)
-    if token is None and uid is None:
+    secret = session_secret(request)
+    if token is None and secret is None:
         return None
     with project.db.read_session() as session:
         if token is None:
-            return people.user_by_id(session, uid) if uid is not None else None
+            # One read: the session row joined to its user, live and active or nothing.
+            return people.session_user(session, secret) if secret is not None else None
         # A request that brings a token is judged by it alone, never by a cookie beside it.
         owner = people.token_owner(session, token) if token else None
     if owner is None:
-        raise NotSignedIn("the API token is not valid (or was revoked)")
+        raise NotSignedIn("the API token is not valid (it was revoked, or it expired)")
     if owner.use_due:
         # Bookkeeping, written once the response is sent: no request waits on it.
         after_response.add_task(people.record_token_use, project.db, token)

@@ -13,8 +13,9 @@ from truthloop.errors import InputError
 from truthloop.labeling import JobProgress, JobSpec, SubmitResult, Subset, TaskType, TaskView
 from truthloop.labeling.autolabel import AutoLabelSpec, Sampling
 from truthloop.storage.tables import JobRow
+from truthloop.web.text_fields import Label, Line, Text
 
-LabelName = Annotated[str, Field(min_length=1, max_length=256)]
+LabelName = Annotated[Label, Field(min_length=1, max_length=256)]
 
 
 class AutoLabelTerms(BaseModel):
@@ -37,7 +38,7 @@ class AutoLabelTerms(BaseModel):
     budget: FiniteFloat | None = Field(default=None, gt=0)
     compute_price_per_hour: FiniteFloat = Field(default=0.0, ge=0)
     sampling: Sampling = Sampling.UNCERTAINTY
-    initial_model: str | None = Field(
+    initial_model: Line | None = Field(
         default=None, max_length=160, description="A model version to start from (chaining)."
     )
     pre_annotate: bool = Field(
@@ -51,25 +52,25 @@ class AutoLabelTerms(BaseModel):
 
 
 class JobCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
-    dataset: str = Field(min_length=1, max_length=128)
+    name: Line = Field(min_length=1, max_length=128)
+    dataset: Line = Field(min_length=1, max_length=128)
     task_type: TaskType
-    team: str = Field(min_length=1, max_length=128)
+    team: Line = Field(min_length=1, max_length=128)
     labels: list[LabelName] | None = Field(
         default=None, max_length=1000, description="None: the dataset's label set."
     )
-    instructions: str = Field(default="", max_length=100_000, description="Markdown.")
+    instructions: Text = Field(default="", max_length=100_000, description="Markdown.")
     workers_per_item: int = Field(default=1, ge=1, le=100)
     task_time_limit_s: int = Field(default=300, ge=1, le=28_800)
     task_lifetime_s: int = Field(default=864_000, ge=1)
     max_concurrent_tasks: int = Field(default=10, ge=1, le=1000)
     price_per_task: FiniteFloat = Field(default=0.0, ge=0)
-    proposals: str | None = Field(
+    proposals: Line | None = Field(
         default=None, max_length=256, description="Label attribute whose annotations are shown."
     )
     split: Split | None = None
-    label: str | None = Field(default=None, max_length=256)
-    query: str | None = Field(default=None, max_length=1000, description="URI substring.")
+    label: Label | None = Field(default=None, max_length=256)
+    query: Line | None = Field(default=None, max_length=1000, description="URI substring.")
     verification_categories: list[LabelName] = Field(
         default=["correct", "incorrect"], min_length=2, max_length=20
     )
@@ -104,17 +105,17 @@ class JobCreate(BaseModel):
 class JobForm(BaseModel):
     """The portal's new-job form: text fields, labels and categories comma-separated."""
 
-    name: str = Field(min_length=1, max_length=128)
-    dataset: str = Field(min_length=1, max_length=128)
+    name: Line = Field(min_length=1, max_length=128)
+    dataset: Line = Field(min_length=1, max_length=128)
     task_type: TaskType
-    team: str = Field(min_length=1, max_length=128)
-    labels: str = Field(default="", max_length=100_000)
-    instructions: str = Field(default="", max_length=100_000)
+    team: Line = Field(min_length=1, max_length=128)
+    labels: Line = Field(default="", max_length=100_000)
+    instructions: Text = Field(default="", max_length=100_000)
     workers_per_item: int = Field(default=1, ge=1, le=100)
     task_time_limit_s: int = Field(default=300, ge=1, le=28_800)
     price_per_task: FiniteFloat = Field(default=0.0, ge=0)
-    proposals: str = Field(default="", max_length=256)
-    verification_categories: str = Field(default="correct, incorrect", max_length=2000)
+    proposals: Line = Field(default="", max_length=256)
+    verification_categories: Line = Field(default="correct, incorrect", max_length=2000)
     auto_label: bool = False
     target_accuracy: float = 0.95
     pre_annotate: bool = False  # a checkbox sends nothing when cleared; the form checks it
@@ -313,7 +314,7 @@ class VerificationAnswer(BaseModel):
     kind: Literal["verification"]
     verdict: LabelName
     verdict_id: int = Field(ge=0)
-    comment: str = Field(default="", max_length=2000)
+    comment: Text = Field(default="", max_length=2000)
 
     def value(self) -> Value:
         comments = (self.comment,) if self.comment.strip() else ()

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from truthloop.people import Role
+from truthloop.people import MAX_PASSWORD_LENGTH, MAX_TOKEN_DAYS, Role
+from truthloop.web.text_fields import Line, Text
 
 Name = Field(min_length=1, max_length=128)
 
@@ -28,11 +29,11 @@ class Me(UserPublic):
 
 
 class UserCreate(BaseModel):
-    username: str = Name
+    username: Line = Name
     role: Role = Role.WORKER
-    email: str | None = Field(default=None, max_length=256)
-    display_name: str = Field(default="", max_length=256)
-    password: str | None = Field(default=None, max_length=1024)
+    email: Line | None = Field(default=None, max_length=256)
+    display_name: Line = Field(default="", max_length=256)
+    password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
 
 
 class UserCreated(BaseModel):
@@ -41,16 +42,34 @@ class UserCreated(BaseModel):
 
 
 class TokenCreate(BaseModel):
-    name: str = Field(default="api", max_length=128)
+    name: Line = Field(default="api", max_length=128)
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=MAX_TOKEN_DAYS,
+        description="Days the token works; null: until it is revoked.",
+    )
 
 
 class TokenCreated(BaseModel):
     token: str = Field(description="Send as `Authorization: Bearer TOKEN`; shown only once.")
+    id: int = Field(description="What to revoke it by: DELETE /api/me/tokens/{id}.")
+    expires_at: datetime | None
+
+
+class TokenPublic(BaseModel):
+    """A token as it may be shown: never its secret."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
 
 
 class TeamCreate(BaseModel):
-    name: str = Name
-    description: str = Field(default="", max_length=4000)
+    name: Line = Name
+    description: Text = Field(default="", max_length=4000)
 
 
 class TeamPublic(BaseModel):
@@ -60,7 +79,7 @@ class TeamPublic(BaseModel):
 
 
 class MemberAdd(BaseModel):
-    username: str = Name
+    username: Line = Name
 
 
 class DatasetPublic(BaseModel):

@@ -13,7 +13,7 @@ from truthloop.core.types import Split
 from truthloop.storage import datasets as store
 from truthloop.storage import gallery
 from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
-from truthloop.web.images import image_response, read_image
+from truthloop.web.images import image_response
 from truthloop.web.schemas import (
     AnnotationPublic,
     DatasetDetail,
@@ -96,4 +96,4 @@ def item_image(
     size: Annotated[int | None, Query(ge=16, le=2048)] = None,
 ) -> Response:
     uri = gallery.get_item(session, item_id).uri
-    return image_response(read_image(project, uri), uri, max_side=size)
+    return image_response(project, uri, name=f"item {item_id}", max_side=size)

@@ -95,7 +95,11 @@ def manifest(session: SessionDep, _: RequireManager, job_id: int) -> FileRespons
     job = labeling.get_job(session, job_id)
     folder = Path(tempfile.mkdtemp(prefix="truthloop-manifest-"))
     dest = folder / "output.manifest"
-    labeling.export_manifest(session, job.id, dest)
+    try:
+        labeling.export_manifest(session, job.id, dest)
+    except BaseException:
+        _remove(folder)  # the answer is an error; nothing is left to send later
+        raise
     return FileResponse(
         dest,
         media_type="application/jsonl",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Response
 
 from truthloop import people
 from truthloop.web.deps import CurrentUser, ProjectDep, RequireManager, SessionDep
@@ -13,6 +13,7 @@ from truthloop.web.schemas import (
     TeamPublic,
     TokenCreate,
     TokenCreated,
+    TokenPublic,
     UserCreate,
     UserCreated,
     UserPublic,
@@ -29,7 +30,22 @@ def me(session: SessionDep, user: CurrentUser) -> Me:
 
 @router.post("/me/tokens", status_code=201)
 def create_token(session: SessionDep, user: CurrentUser, body: TokenCreate) -> TokenCreated:
-    return TokenCreated(token=people.create_api_token(session, user, body.name))
+    issued = people.issue_api_token(
+        session, user, body.name, expires_in_days=body.expires_in_days
+    )
+    return TokenCreated(token=issued.secret, id=issued.info.id, expires_at=issued.info.expires_at)
+
+
+@router.get("/me/tokens")
+def list_tokens(session: SessionDep, user: CurrentUser) -> list[TokenPublic]:
+    """Your live API tokens: names and dates, never the secrets."""
+    return [TokenPublic.model_validate(t) for t in people.list_api_tokens(session, user)]
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204)
+def revoke_token(session: SessionDep, user: CurrentUser, token_id: int) -> Response:
+    people.revoke_api_token(session, user, token_id)
+    return Response(status_code=204)
 
 
 @router.get("/users")
@@ -39,7 +55,6 @@ def list_users(session: SessionDep, _: RequireManager) -> list[UserPublic]:
 
 @router.post("/users", status_code=201)
 def create_user(
-    request: Request,
     project: ProjectDep,
     session: SessionDep,
     manager: RequireManager,
@@ -53,8 +68,27 @@ def create_user(
     link = None
     if body.password is None:
         mailer = people.Mailer.from_settings(project.settings)
-        link = people.invite(session, user, base_url=str(request.base_url), mailer=mailer)
+        # The configured address, never the request's Host header, which its sender chooses.
+        link = people.invite(session, user, base_url=project.settings.base_url, mailer=mailer)
     return UserCreated(user=UserPublic.model_validate(user), invitation=link)
+
+
+@router.post("/users/{username}/deactivate")
+def deactivate_user(session: SessionDep, admin: RequireManager, username: str) -> UserPublic:
+    """Ends every session and API token of the user at once; they cannot sign in again until
+    reactivated."""
+    user = people.get_user(session, username)
+    people.check_may_deactivate(admin, user)
+    people.deactivate_user(session, user)
+    return UserPublic.model_validate(user)
+
+
+@router.post("/users/{username}/activate")
+def activate_user(session: SessionDep, admin: RequireManager, username: str) -> UserPublic:
+    user = people.get_user(session, username)
+    people.check_may_deactivate(admin, user)
+    people.activate_user(session, user)
+    return UserPublic.model_validate(user)
 
 
 @router.get("/teams")

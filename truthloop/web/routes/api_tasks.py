@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from truthloop import labeling
 from truthloop.web.deps import CurrentUser, DbDep, ProjectDep, SessionDep
-from truthloop.web.images import image_response, read_image
+from truthloop.web.images import image_response
 from truthloop.web.job_schemas import SubmitRequest, SubmitResultPublic, TaskPublic
 
 router = APIRouter(prefix="/api", tags=["tasks"])
@@ -38,7 +38,7 @@ def task_image(
 ) -> Response:
     """The task's image, for the worker who holds the task and nobody else."""
     uri = labeling.get_task(session, task_id, user.id).image_uri
-    return image_response(read_image(project, uri), uri)
+    return image_response(project, uri, name=f"task {task_id}")
 
 
 @router.post("/tasks/{task_id}/submit")

@@ -10,9 +10,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from truthloop import people
 from truthloop.errors import InputError
-from truthloop.people.throttle import SignInThrottle
+from truthloop.people import sign_in_attempts, throttle
+from truthloop.storage.tables import utcnow
+from truthloop.web.addresses import client_address
 from truthloop.web.auth import sign_in, sign_out
-from truthloop.web.deps import OptionalUser, SessionDep
+from truthloop.web.deps import OptionalUser, ProjectDep, SessionDep
 from truthloop.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -32,40 +34,52 @@ def login_form(request: Request, user: OptionalUser, next: str | None = None) ->
     return render(request, "login.html", None, next=_local(next), error=None, username="")
 
 
+def _wait_words(wait_s: float) -> str:
+    if wait_s <= 90:
+        seconds = math.ceil(wait_s)
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(wait_s / 60)
+    return f"{minutes} minutes"
+
+
 @router.post("/login")
 def login(
     request: Request,
+    project: ProjectDep,
     session: SessionDep,
     username: Annotated[str, Form(max_length=128)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    name, address = username.strip(), request.client.host if request.client else None
-    throttle: SignInThrottle = request.app.state.sign_in_throttle
-    wait = throttle.wait_s(name, address)
+    name, now = username.strip(), utcnow()
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"), project.settings.trusted_networks,
+    )
+    # Judged before any password is hashed, so a flood of guesses costs the server little.
+    wait = throttle.wait_s(sign_in_attempts.attempts_for(session, name, address, now), now)
     if wait > 0:
         response = render(
             request, "login.html", None, status_code=429, next=_local(next), username=username,
-            error="Too many failed sign-ins: try again in"
-            f" {math.ceil(wait / 60)} minute{'s' if wait > 60 else ''}.",
+            error=f"Too many failed sign-ins: try again in {_wait_words(wait)}.",
         )
         response.headers["retry-after"] = str(math.ceil(wait))
         return response
     user = people.authenticate(session, name, password)
     if user is None:
-        throttle.failed(name, address)
+        sign_in_attempts.record_failure(session, name, address, now)
         return render(
             request, "login.html", None, status_code=401, next=_local(next),
             error="That user name and password do not match.", username=username,
         )
-    throttle.succeeded(name)
-    sign_in(request, user)
+    sign_in_attempts.record_success(session, name, address, now)
+    sign_in(request, session, user)
     return RedirectResponse(_local(next), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    sign_out(request)
+def logout(request: Request, session: SessionDep) -> Response:
+    sign_out(request, session)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -93,5 +107,5 @@ def accept_invitation(
             request, "invitation.html", None, status_code=422, invited=invited, secret=secret,
             error=error.message,
         )
-    sign_in(request, user)
+    sign_in(request, session, user)
     return RedirectResponse("/", status_code=303)

@@ -17,6 +17,7 @@ from truthloop.labeling.feedback_collect import answered_counts, collect_feedbac
 from truthloop.labeling.feedback_report import feedback_report
 from truthloop.web.deps import ProjectDep, RequireManager
 from truthloop.web.templating import render
+from truthloop.web.text_fields import Line
 
 router = APIRouter(tags=["feedback"])
 
@@ -30,18 +31,18 @@ COUNT_COLOURS = {
 
 
 class FeedbackStart(BaseModel):
-    model: str
-    dataset: str
-    team: str
+    model: Line
+    dataset: Line
+    team: Line
     mode: FeedbackMode = FeedbackMode.VERIFY
     batch_size: int = Field(10, ge=1)
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)
-    name: str | None = None
+    name: Line | None = None
 
 
 class FeedbackCollect(BaseModel):
     partial: bool = False
-    dataset: str | None = None
+    dataset: Line | None = None
 
 
 @router.get("/api/feedback")

@@ -19,6 +19,7 @@ from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
 from truthloop.web.job_schemas import JobForm
 from truthloop.web.routes.api_jobs import start_job
 from truthloop.web.templating import render
+from truthloop.web.text_fields import Line, Text
 from truthloop.web.views import percent, thumb
 
 router = APIRouter(include_in_schema=False)
@@ -112,8 +113,8 @@ def teams(request: Request, session: SessionDep, user: RequireManager) -> Respon
 def add_team(
     session: SessionDep,
     _: RequireManager,
-    name: Annotated[str, Form(max_length=128)],
-    description: Annotated[str, Form(max_length=4000)] = "",
+    name: Annotated[Line, Form(max_length=128)],
+    description: Annotated[Text, Form(max_length=4000)] = "",
 ) -> Response:
     team = people.add_team(session, name.strip(), description)
     return RedirectResponse(f"/teams/{team.name}", status_code=303)
@@ -136,7 +137,7 @@ def add_member(
     session: SessionDep,
     _: RequireManager,
     name: str,
-    username: Annotated[str, Form(max_length=128)],
+    username: Annotated[Line, Form(max_length=128)],
 ) -> Response:
     people.add_member(session, name, username)
     return RedirectResponse(f"/teams/{name}", status_code=303)
@@ -156,10 +157,10 @@ def add_user(
     project: ProjectDep,
     session: SessionDep,
     user: RequireManager,
-    username: Annotated[str, Form(max_length=128)],
+    username: Annotated[Line, Form(max_length=128)],
     role: Annotated[people.Role, Form()] = people.Role.WORKER,
-    email: Annotated[str, Form(max_length=256)] = "",
-    display_name: Annotated[str, Form(max_length=256)] = "",
+    email: Annotated[Line, Form(max_length=256)] = "",
+    display_name: Annotated[Line, Form(max_length=256)] = "",
 ) -> Response:
     people.check_may_add(user, role)
     added = people.add_user(
@@ -167,7 +168,7 @@ def add_user(
         display_name=display_name,
     )
     link = people.invite(
-        session, added, base_url=str(request.base_url),
+        session, added, base_url=project.settings.base_url,
         mailer=people.Mailer.from_settings(project.settings),
     )
     return render(
