@@ -155,9 +155,10 @@ def main() -> None:
                 if database == "sqlite":
                     url = f"sqlite:///{home / 'truthloop.db'}"
                 else:
-                    url = postgres_url()
-                    if url is None:
+                    server = postgres_url()
+                    if server is None:
                         continue
+                    url = server
                 print(f"{database}: importing {size:,} lines ...", file=sys.stderr)
                 result = measure(url, manifest, home)
                 if database == "postgresql":

@@ -187,7 +187,7 @@ def run(root: Path) -> dict[str, Any]:
 
 
 def table(results: dict[str, Any]) -> str:
-    rows = [("", "classes-200", "classes-20", "boxes-200", "boxes-20")]
+    rows: list[tuple[str, ...]] = [("", "classes-200", "classes-20", "boxes-200", "boxes-20")]
     keys = (
         "accuracy",
         "f1",

@@ -19,7 +19,7 @@ import pytest
 PG_ADMIN_URL = os.environ.get("TRUTHLOOP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def _pg_connect(url: str):  # type: ignore[no-untyped-def]
+def _pg_connect(url: str):
     import psycopg
 
     return psycopg.connect(url, autocommit=True, connect_timeout=3)

@@ -33,10 +33,12 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from truthloop.core.image_limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 
 # Where `truthloop serve` listens unless told otherwise: the one address an invitation link can
 # name without being told which.
@@ -51,8 +53,8 @@ class Settings(BaseSettings):
     blob_url: str | None = None
     s3_endpoint_url: str | None = None
     allowed_roots: Annotated[tuple[Path, ...], NoDecode] = ()
-    max_image_pixels: int = 64_000_000
-    max_image_bytes: int = 50_000_000
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_image_bytes: int = MAX_IMAGE_BYTES
     max_request_bytes: int = 10_000_000
     secret_key: str | None = None
     https_only: bool = False
@@ -82,12 +84,12 @@ class Settings(BaseSettings):
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _split_proxies(cls, value: object) -> object:
+    def _split_proxies(cls, value: Any) -> object:
         names = value.split(",") if isinstance(value, str) else value
         # Checked here, so a typo fails at start-up instead of trusting nobody in silence.
         return tuple(
             str(ipaddress.ip_network(str(p).strip(), strict=False))
-            for p in names  # type: ignore[union-attr]
+            for p in names
             if str(p).strip()
         )
 

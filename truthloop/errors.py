@@ -4,12 +4,21 @@
     ├── ConfigError                 a setting or project home is missing or invalid
     ├── NotFound                    a named dataset, item, model version... does not exist
     ├── AlreadyExists               a name is taken
+    │   └── Conflict                a stored row already holds what a batch adds (the same
+    │                               image twice); nothing of the batch was stored
     ├── PermissionDenied            the user may not see or do this (another team's task...)
+    │   └── CsrfRejected            a portal form posted without the page's CSRF token
+    ├── NotSignedIn                 no valid session or API token: pages go to the sign-in form,
+    │                               the API answers 401
     ├── LeaseExpired                a task's lease ran out and someone else submitted that slot
     ├── JobsNotDone                 collecting labels before every task is answered (`missing`)
     ├── InvalidName                 a dataset/job/... name with path tricks or odd characters
     ├── InputError                  bad input from a user's file, request or image
     │   ├── FormatError             a manifest/annotation file is malformed (file, line)
+    │   ├── UnknownFormat           a format name truthloop does not read, or does not write
+    │   ├── InvalidAttribute        a label attribute name Ground Truth would refuse
+    │   ├── NotWritable             a record the chosen format cannot hold (two annotations to
+    │   │                           choose from, a label no folder can be named, no image size)
     │   ├── UnsafePath              a path or URI leads outside the allowed roots
     │   ├── ImageError              an image is corrupt, truncated, empty, not an image, or too big
     │   ├── UnknownLabel            a label that is not in the label set
@@ -44,6 +53,11 @@ class AlreadyExists(TruthloopError):
     pass
 
 
+class Conflict(AlreadyExists):
+    """A row broke a unique constraint (the same image twice); nothing of the batch was stored.
+    The importer catches it to find which images were already there."""
+
+
 class InvalidName(TruthloopError):
     pass
 
@@ -58,6 +72,14 @@ class JobsNotDone(TruthloopError):
 
 class PermissionDenied(TruthloopError):
     """The user is not allowed this: a job of a team they are not in, a task leased to another."""
+
+
+class CsrfRejected(PermissionDenied):
+    """A state-changing request made with the session cookie but without its CSRF token."""
+
+
+class NotSignedIn(TruthloopError):
+    """No valid session or API token; pages redirect to the sign-in form, the API answers 401."""
 
 
 class LeaseExpired(TruthloopError):
@@ -109,6 +131,19 @@ def _located(
 
 class FormatError(InputError):
     pass
+
+
+class UnknownFormat(InputError):
+    """A format name that is not one of formats.READ_FORMATS (or WRITE_FORMATS)."""
+
+
+class InvalidAttribute(InputError):
+    """A label attribute name Ground Truth would refuse (FORMATS.md §1.1)."""
+
+
+class NotWritable(InputError):
+    """A record the chosen format cannot hold as it is; an export names the item and writes
+    nothing."""
 
 
 class UnsafePath(InputError):

@@ -101,6 +101,8 @@ def test_demo_runs_a_whole_job_and_says_how_to_browse_it(tmp_path: Path) -> None
     labels = {a["attribute"]: a for a in data["dataset"]["attributes"]}
     assert labels["logos"]["images"] == labels[job["job"]]["images"] == 30
     assert labels[job["job"]]["sources"].get("model", 0) == job["machine_labeled"]
+    # Each image once, by its final label, in the dataset's counts as in the job's.
+    assert labels[job["job"]]["sources"].get("human", 0) == job["human_labeled"]
     portal = data["portal"]
     assert portal["username"] == "demo-manager" and len(portal["password"]) >= 12
     assert portal["url"].endswith(f"/jobs/{job['job_id']}")

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from tests.labeling.feedback_setup import MODEL, FeedbackSetup, prepare
 from truthloop.cli.main import app

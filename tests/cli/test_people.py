@@ -14,7 +14,7 @@ from truthloop.storage.project import Project
 runner = CliRunner()
 
 
-def _run(home: Path, *args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+def _run(home: Path, *args: str, stdin: str | None = None):
     return runner.invoke(app, ["--home", str(home), *args], input=stdin, catch_exceptions=False)
 
 
@@ -82,7 +82,7 @@ def test_tokens_are_listed_revoked_and_users_deactivated(tmp_path: Path) -> None
     assert _run(home, "user", "activate", "ada").exit_code == 0
 
 
-def test_invitation_links_use_the_configured_base_url(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_invitation_links_use_the_configured_base_url(tmp_path: Path, monkeypatch) -> None:
     home = tmp_path / "home"
     Project.init(home).close()
     default = json.loads(_run(home, "user", "add", "ivy", "--json").stdout)["invitation"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truthloop.core.thresholds import (
     binomial_cdf,
@@ -36,6 +40,62 @@ def test_one_error_in_93_is_just_under_five_percent_and_in_92_just_over() -> Non
     assert binomial_cdf(1, 93, 0.05) < 0.05 < binomial_cdf(1, 92, 0.05)
     assert bound_at_most(1, 93, 0.05) and not bound_at_most(1, 92, 0.05)
     assert error_upper_bound(1, 93) <= 0.05 < error_upper_bound(1, 92)
+
+
+# Computed by the bisection on a hand-written binomial sum that scipy.stats replaced; the bound
+# and the CDF must agree with them to the last digits, so that no threshold moves.
+@pytest.mark.parametrize(
+    ("errors", "n", "confidence", "bound"),
+    [
+        (0, 1, 0.95, 0.95),
+        (0, 59, 0.95, 0.04950760988822689),
+        (1, 93, 0.95, 0.049993978387988476),
+        (1, 92, 0.95, 0.050526360876957895),
+        (3, 200, 0.9, 0.03309747022756305),
+        (5, 100, 0.95, 0.10225337764327468),
+        (7, 124, 0.99, 0.12440052226806679),
+        (12, 40, 0.8, 0.3773391836584685),
+        (50, 1000, 0.95, 0.06286340351237747),
+        (399, 400, 0.95, 0.9998717749855611),
+        (2, 5000, 0.975, 0.0014441827958685503),
+        (0, 3000, 0.999, 0.0022999361774467264),
+    ],
+)
+def test_upper_bound_to_the_last_digits(
+    errors: int, n: int, confidence: float, bound: float
+) -> None:
+    assert error_upper_bound(errors, n, confidence) == pytest.approx(bound, rel=0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "p", "cdf"),
+    [
+        (1, 93, 0.05, 0.04997579524261714),
+        (0, 59, 0.05, 0.04849452524942322),
+        (4, 124, 0.05, 0.25213669264539174),
+        (10, 300, 0.02, 0.9590379409353771),
+        (30, 1000, 0.05, 0.0012770679174787256),
+    ],
+)
+def test_binomial_cdf_to_the_last_digits(k: int, n: int, p: float, cdf: float) -> None:
+    assert binomial_cdf(k, n, p) == pytest.approx(cdf, rel=1e-12, abs=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 400),
+    share=st.floats(0, 1),
+    confidence=st.sampled_from([0.8, 0.9, 0.95, 0.975, 0.99]),
+)
+def test_the_bound_is_where_the_binomial_sum_falls_to_alpha(
+    n: int, share: float, confidence: float
+) -> None:
+    errors = min(n - 1, round(share * n))
+    bound = error_upper_bound(errors, n, confidence)
+    chance = sum(
+        math.comb(n, i) * bound**i * (1 - bound) ** (n - i) for i in range(errors + 1)
+    )
+    assert chance == pytest.approx(1 - confidence, rel=1e-9)
 
 
 def test_a_higher_confidence_gives_a_higher_bound() -> None:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -37,7 +39,7 @@ def box_line(ref: str, boxes: list[tuple[int, int, int, int, int]], *, size=(64,
     }
 
 
-def write_manifest(path: Path, lines: list[dict | str]) -> Path:
+def write_manifest(path: Path, lines: Sequence[dict[str, Any] | str]) -> Path:
     with path.open("w") as f:
         for line in lines:
             f.write((line if isinstance(line, str) else json.dumps(line)) + "\n")

@@ -18,8 +18,16 @@ from truthloop.core.types import (
     LabelSet,
     MultiLabel,
     Source,
+    Value,
     Verification,
 )
+
+
+def boxes_of(annotation: Annotation) -> tuple[Box, ...]:
+    """The boxes of a box annotation (and a failed test for any other)."""
+    assert isinstance(annotation.value, Boxes), annotation
+    return annotation.value.boxes
+
 
 # Non-contiguous ids, as Ground Truth class maps have them; names with spaces and accents.
 LABELS = LabelSet({"dog": 0, "cat": 1, "Echo Dot": 3, "bone": 5, "ümlaut": 7})
@@ -87,7 +95,9 @@ box_values = st.builds(
 values = classifications | multilabels() | box_values | verifications
 
 
-def annotations(value: st.SearchStrategy, attribute: str) -> st.SearchStrategy[Annotation]:
+def annotations_of(
+    value: st.SearchStrategy[Value], attribute: str
+) -> st.SearchStrategy[Annotation]:
     return st.builds(
         Annotation,
         value,
@@ -108,7 +118,7 @@ def manifest_records(draw: st.DrawFn, n: int) -> ImageRecord:
     attributes = draw(
         st.lists(st.sampled_from(["species", "tags", "bb", "verify-bb"]), max_size=3, unique=True)
     )
-    found = tuple(draw(annotations(values, attribute)) for attribute in attributes)
+    found = tuple(draw(annotations_of(values, attribute)) for attribute in attributes)
     has_boxes = any(isinstance(a.value, Boxes) for a in found)
     size = draw(sizes) if has_boxes else None
     return ImageRecord(f"s3://bucket/images/{n}.jpg", size, found, draw(extras))

@@ -7,7 +7,7 @@ import pytest
 import truthloop.formats as formats
 from tests.formats.helpers import LABELS, make_image
 from truthloop.core.types import Annotation, Box, Boxes, ImageRecord, ImageSize
-from truthloop.errors import FormatError, UnsafePath
+from truthloop.errors import FormatError, UnknownFormat, UnsafePath
 
 
 def test_public_names() -> None:
@@ -31,9 +31,9 @@ def test_public_names() -> None:
 
 
 def test_unknown_formats_name_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="readable formats: folders, groundtruth"):
+    with pytest.raises(UnknownFormat, match="readable formats: folders, groundtruth"):
         formats.open_reader("csv", tmp_path)
-    with pytest.raises(ValueError, match="writable formats: groundtruth, rekognition"):
+    with pytest.raises(UnknownFormat, match="writable formats: groundtruth, rekognition"):
         formats.write("csv", [], tmp_path / "x", label_set=LABELS)
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.formats.helpers import LABELS, boxes, make_image
+from tests.formats.helpers import LABELS, boxes, boxes_of, make_image
 from truthloop.core.types import (
     Annotation,
     Box,
@@ -80,7 +80,7 @@ def test_scores_are_confidences_of_a_model(tmp_path: Path) -> None:
         item["score"] = score
     first, _ = open_reader("coco", save(tmp_path / "predictions.json", doc))
     assert first.annotations[0].source is Source.MODEL
-    assert [b.confidence for b in first.annotations[0].value.boxes] == [0.9, 0.25]
+    assert [b.confidence for b in boxes_of(first.annotations[0])] == [0.9, 0.25]
 
 
 def bad_annotation(**changes: object) -> dict:

@@ -95,7 +95,7 @@ def test_bounding_box_example(tmp_path: Path) -> None:
 def test_adjustment_example(tmp_path: Path) -> None:
     (record,) = read(write_lines(tmp_path / "m", ADJUSTED))
     original, adjusted = record.annotations
-    assert original.value.adjusted is None
+    assert isinstance(original.value, Boxes) and original.value.adjusted is None
     assert adjusted == Annotation(
         Boxes((Box("dog", 110, 135, 61, 128, 0.8),), adjusted=True),
         attribute="adjusted-bb",

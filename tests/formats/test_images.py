@@ -112,7 +112,7 @@ def decoded_sizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     sizes: list[tuple[int, int]] = []
     load = ImageFile.ImageFile.load
 
-    def spy(self: ImageFile.ImageFile):  # type: ignore[no-untyped-def]
+    def spy(self: ImageFile.ImageFile):
         if self.tile:  # something left to decode
             sizes.append(self.size)
         return load(self)

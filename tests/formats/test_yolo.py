@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.formats.helpers import LABELS, NAMES, make_image, same_boxes
+from tests.formats.helpers import LABELS, NAMES, boxes_of, make_image, same_boxes
 from truthloop.core.types import (
     Annotation,
     Box,
@@ -58,13 +58,13 @@ def test_reads_normalized_boxes_as_pixels(tmp_path: Path) -> None:
 def test_class_names_from_data_yaml(tmp_path: Path, data_yaml: str) -> None:
     reader = open_reader("yolo", yolo_folder(tmp_path, "1 0.5 0.5 1 1\n", names_file=data_yaml))
     (record,) = reader
-    assert record.annotations[0].value.boxes[0].label == "cat"
+    assert boxes_of(record.annotations[0])[0].label == "cat"
     assert reader.label_set.names == ("dog", "cat")
 
 
 def test_a_sixth_value_is_a_confidence(tmp_path: Path) -> None:
     (record,) = open_reader("yolo", yolo_folder(tmp_path, "0 0.5 0.5 0.2 0.4 0.875\n"))
-    assert record.annotations[0].value.boxes[0].confidence == 0.875
+    assert boxes_of(record.annotations[0])[0].confidence == 0.875
     assert record.annotations[0].source is Source.MODEL
 
 
@@ -225,7 +225,7 @@ def write_and_read_back(
         got = back[Path(record.uri).name]
         assert (got.size, got.split) == (record.size, record.split)
         assert same_boxes(
-            got.annotations[0].value.boxes, record.annotations[0].value.boxes, tolerance
+            boxes_of(got.annotations[0]), boxes_of(record.annotations[0]), tolerance
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ class Lab:
     def db(self) -> Database:
         return self.project.db
 
-    def job(self, name: str = "pets-job", **overrides: object) -> int:
+    def job(self, name: str = "pets-job", **overrides: Any) -> int:
         spec = JobSpec(name=name, dataset="pets", task_type=TaskType.CLASSIFICATION, team="crew")
         with self.project.session() as session:
             return create_job(session, replace(spec, **overrides)).id
@@ -47,7 +48,7 @@ def records() -> list[ImageRecord]:
     ones are in the test split."""
     out = []
     for n in range(ITEMS):
-        annotations = ()
+        annotations: tuple[Annotation, ...] = ()
         if n < 4:
             boxes = Boxes((Box("dog", 10 + n, 20, 100, 50, 0.9),))
             annotations = (Annotation(boxes, attribute="model"),)

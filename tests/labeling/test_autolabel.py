@@ -12,6 +12,11 @@ from sqlalchemy import select, update
 
 from tests.labeling.colours import FAKE, colour_dataset, colour_images, job_spec, workforce
 from truthloop.core.correctness import is_correct
+from truthloop.core.rounds import (
+    another_round_pays,
+    validation_worth_growing,
+    within_a_batch_of_target,
+)
 from truthloop.core.serialize import value_from_json
 from truthloop.core.thresholds import Coverage
 from truthloop.core.types import (
@@ -32,15 +37,13 @@ from truthloop.labeling.autolabel import (
     AutoLabelSpec,
     Iteration,
     Sampling,
-    _another_round_pays,
-    _validation_worth_growing,
-    _within_a_batch_of_target,
     advance,
     autolabel_terms,
     create_autolabel_job,
     iterations,
     run_autolabel,
 )
+from truthloop.labeling.autolabel_round import ModelRound
 from truthloop.ml.fake import FakeModel, _digest
 from truthloop.ml.registry import get_version
 from truthloop.ml.versions import load_model
@@ -589,11 +592,11 @@ def test_the_validation_set_grows_only_where_the_machine_would_label_more_than_i
     scored = [(0.9, True)] * 79 + [(0.9, False)] + [(0.3, False)] * 20
     sure = {i: Classification("red", 0.9) for i in range(400)}
     pool = [(i, f"/x/{i}.png") for i in sure]
-    grown = _validation_worth_growing(sure, pool, scored, None, 250, 0.95, 0.95)
+    grown = validation_worth_growing(sure, pool, scored, None, 250, 0.95, 0.95)
     assert grown is not None and 100 < grown <= 250
     # the same validation set, but a pool too small to repay the items added
     few = pool[: grown - 100]
-    assert _validation_worth_growing(sure, few, scored, None, 250, 0.95, 0.95) is None
+    assert validation_worth_growing(sure, few, scored, None, 250, 0.95, 0.95) is None
 
 
 def test_the_model_gets_a_round_on_the_last_few_items(
@@ -620,14 +623,14 @@ def test_people_take_the_less_certain_half_of_a_short_pool_while_the_model_helps
     # model labels its share of the rest, and so on while it is likely to label one.
     import truthloop.labeling.autolabel as autolabel
 
-    def model_round(project, terms, labeled, validation, pool, **kwargs):  # type: ignore[no-untyped-def]
+    def model_round(project, terms, labeled, validation, pool, **kwargs):
         sure = [i for n, (i, _) in enumerate(sorted(pool)) if n % 2 == 0][:50]
         found: dict[int, Value] = {i: Classification("red", 0.2) for i, _ in pool}
         found.update({i: Classification("red", 0.9) for i in sure})
         chosen = Coverage(0.5, 60, 0, 1.0, 0.95)
-        return autolabel._Round(found, chosen, chosen, None, None, (), None)
+        return ModelRound(found, chosen, chosen, None, None, (), None)
 
-    monkeypatch.setattr(autolabel, "_model_round", model_round)
+    monkeypatch.setattr(autolabel, "model_round", model_round)
     truth = colour_images(tmp_path / "img", 250, seed=22)
     colour_dataset(sqlite_project, "colours", truth)
     job = create_autolabel_job(
@@ -650,11 +653,11 @@ def test_people_take_the_less_certain_half_of_a_short_pool_while_the_model_helps
 
 def test_another_round_is_given_only_when_it_saves_more_than_the_training_costs() -> None:
     # last round: 10 labeled of 20; of 10 unsure items people take 5, the model likely 2.5
-    assert _another_round_pays(10, 10, 10, training_cost=0.0, price=0.0)
-    assert _another_round_pays(10, 10, 10, training_cost=0.3, price=0.2)
-    assert not _another_round_pays(10, 10, 10, training_cost=0.3, price=0.1)
-    assert not _another_round_pays(0, 20, 10, training_cost=0.0, price=1.0)  # labeled nothing
-    assert not _another_round_pays(1, 9, 10, training_cost=0.0, price=1.0)  # likely 0.5 item
+    assert another_round_pays(10, 10, 10, training_cost=0.0, price=0.0)
+    assert another_round_pays(10, 10, 10, training_cost=0.3, price=0.2)
+    assert not another_round_pays(10, 10, 10, training_cost=0.3, price=0.1)
+    assert not another_round_pays(0, 20, 10, training_cost=0.0, price=1.0)  # labeled nothing
+    assert not another_round_pays(1, 9, 10, training_cost=0.0, price=1.0)  # likely 0.5 item
 
 
 def _round(number: int, accuracy: float | None, version: str | None, machine: int = 0) -> Iteration:
@@ -668,10 +671,10 @@ def _round(number: int, accuracy: float | None, version: str | None, machine: in
 
 def test_a_model_within_a_batch_of_the_target_gets_its_next_chance_after_half_a_batch() -> None:
     first, second = _round(1, 0.70, "v1"), _round(2, 0.84, "v2")
-    assert not _within_a_batch_of_target([first], 0.95)  # no pace to go by yet
-    assert _within_a_batch_of_target([first, second], 0.95)  # 0.84 + 0.14 passes 0.95
+    assert not within_a_batch_of_target([first], 0.95)  # no pace to go by yet
+    assert within_a_batch_of_target([first, second], 0.95)  # 0.84 + 0.14 passes 0.95
     # after second opinions, the same model is measured against the one before it
-    assert _within_a_batch_of_target([first, second, _round(3, 0.89, "v2")], 0.95)
-    assert not _within_a_batch_of_target([first, _round(2, 0.80, "v2")], 0.95)  # 0.90
-    assert not _within_a_batch_of_target([first, _round(2, 0.84, "v2", machine=10)], 0.95)
-    assert not _within_a_batch_of_target([first, _round(2, None, None)], 0.95)
+    assert within_a_batch_of_target([first, second, _round(3, 0.89, "v2")], 0.95)
+    assert not within_a_batch_of_target([first, _round(2, 0.80, "v2")], 0.95)  # 0.90
+    assert not within_a_batch_of_target([first, _round(2, 0.84, "v2", machine=10)], 0.95)
+    assert not within_a_batch_of_target([first, _round(2, None, None)], 0.95)

@@ -7,6 +7,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -21,11 +23,14 @@ THREADS = 32
 SLOTS = 3
 
 
-def _all_at_once(calls: list[Callable[[], object]]) -> list[object]:
+T = TypeVar("T")
+
+
+def _all_at_once(calls: list[Callable[[], T]]) -> list[T]:
     """Run every call on its own thread, released together."""
     barrier = threading.Barrier(len(calls))
 
-    def run(call: Callable[[], object]) -> object:
+    def run(call: Callable[[], T]) -> T:
         barrier.wait()
         return call()
 
@@ -98,8 +103,8 @@ def test_the_job_completes_when_its_last_items_are_answered_at_once(lab: Lab) ->
     event.listen(Session, "before_commit", hold_commit)
     try:
         results = _all_at_once([
-            lambda w=w, t=t: submit(lab.db, t.task_id, w, client_id=f"c{t.task_id}",
-                                    answer=Classification("dog"), seconds=1.0)
+            partial(submit, lab.db, t.task_id, w, client_id=f"c{t.task_id}",
+                    answer=Classification("dog"), seconds=1.0)
             for w, t in last if t is not None
         ])
     finally:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.labeling.feedback_setup import KNOWN, LARGER, MODEL, FeedbackSetup, prepare
 from tests.ml.shapes import shapes
 from tests.ml.stored import store_shapes
-from truthloop.core.types import Box, Boxes, LabelSet, Source
+from truthloop.core.types import Box, Boxes, LabelSet, Source, Value
 from truthloop.errors import (
     AlreadyExists,
     InputError,
@@ -53,6 +53,11 @@ def _start(setup: FeedbackSetup, **options: object) -> str:
 def _dataset_names(project: Project) -> set[str]:
     with project.session() as session:
         return {row.name for row, _ in store.list_datasets(session)}
+
+
+def _box_count(value: Value) -> int:
+    assert isinstance(value, Boxes), value
+    return len(value.boxes)
 
 
 # ---- starting ------------------------------------------------------------------------------
@@ -200,7 +205,7 @@ def test_verify_run_keeps_approved_proposals_and_drops_rejected_ones(
     summary = setup.workforce().work(f"{run}-batch-001")
     summary2 = setup.workforce().work(f"{run}-batch-002")
     result = collect_feedback(setup.project, run)
-    known_boxes = sum(len(setup.truth[u].boxes) for u in list(setup.truth)[:KNOWN])  # type: ignore[union-attr]
+    known_boxes = sum(_box_count(setup.truth[u]) for u in list(setup.truth)[:KNOWN])
     # The model knows the first images exactly; its guesses for the others are elsewhere.
     assert result.counts.accepted == known_boxes
     assert result.counts.rejected > 0 and result.counts.adjusted == result.counts.added == 0
@@ -256,7 +261,7 @@ def test_adjust_run_counts_kept_moved_deleted_and_drawn_boxes(setup: FeedbackSet
     _answer_all(setup, f"{run}-batch-001", answers)
     result = collect_feedback(setup.project, run)
     assert isinstance(kept, Boxes)
-    deleted = sum(len(proposals[i].boxes) for i in rest) + len(moved.boxes) - 1  # type: ignore[union-attr]
+    deleted = sum(_box_count(proposals[i]) for i in rest) + len(moved.boxes) - 1
     assert result.counts.to_json() == {
         "accepted": len(kept.boxes), "adjusted": 1, "rejected": deleted, "added": 1,
     }

@@ -61,7 +61,8 @@ def test_three_workers_are_consolidated_once_the_last_answers(lab: Lab) -> None:
     (row,) = labels_of(lab, "pets-job")
     assert (row.source, row.attribute, row.worker, row.seconds) == (
         Source.CONSOLIDATED, "pets-job", None, 6.0)
-    assert row.value["label"] == "dog" and 0.5 < row.confidence <= 1.0
+    assert row.value["label"] == "dog"
+    assert row.confidence is not None and 0.5 < row.confidence <= 1.0
 
 
 def test_one_worker_per_item_keeps_the_answer_as_a_human_label(sqlite_lab: Lab) -> None:
@@ -144,6 +145,7 @@ def test_the_manifest_holds_exactly_the_submitted_boxes_in_pixels(sqlite_lab: La
         dataset = store.get_dataset(session, "pets")
         stored = {r.uri: r for _, r in store.iter_records(session, dataset.id)}
     (label,) = [a for a in stored["/images/000.jpg"].annotations if a.attribute == "boxes"]
+    assert isinstance(label.value, Boxes)
     assert [(b.label, b.left, b.top, b.width, b.height) for b in label.value.boxes] == [
         (b.label, b.left, b.top, b.width, b.height) for b in drawn.boxes
     ]

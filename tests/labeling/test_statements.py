@@ -28,7 +28,7 @@ def statements(db: Database) -> Iterator[list[str]]:
     """The SQL statements `db` runs inside the block."""
     seen: list[str] = []
 
-    def count(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+    def count(_conn, _cursor, statement: str, *_args) -> None:
         if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT")):
             seen.append(statement)
 

@@ -6,6 +6,8 @@ out a share, calibrate, and train again on everything, which takes twice as long
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.ml.shapes import LABELS, Shapes, shapes
@@ -13,11 +15,11 @@ from truthloop.ml.classifier import Classifier
 from truthloop.ml.detector import Detector
 
 
-def tiny_classifier(**params: object) -> Classifier:
+def tiny_classifier(**params: Any) -> Classifier:
     return Classifier(**{"image_size": 48, "epochs": 12, "batch_size": 16, "width": 0.5, **params})
 
 
-def tiny_detector(**params: object) -> Detector:
+def tiny_detector(**params: Any) -> Detector:
     return Detector(
         **{
             "image_size": 128,

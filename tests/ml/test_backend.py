@@ -12,7 +12,15 @@ from tests.ml.conftest import tiny_classifier, tiny_detector
 from tests.ml.shapes import LABELS, Shapes, shapes
 from truthloop.core.types import Annotation, Classification, ImageRecord, MultiLabel, Source
 from truthloop.errors import TrainingError, UnknownLabel
-from truthloop.ml.backend import ModelBackend, Task, check_training_set, decode, examples, target_of
+from truthloop.ml.backend import (
+    ModelBackend,
+    Task,
+    TrainProgress,
+    check_training_set,
+    decode,
+    examples,
+    target_of,
+)
 from truthloop.ml.fake import FakeModel
 
 
@@ -93,7 +101,7 @@ def test_a_detector_needs_one_label_only() -> None:
 def test_images_that_fail_to_decode_are_skipped_and_reported(tmp_path: Path) -> None:
     data = shapes(12)
     broken = {data.records[3].uri, data.records[7].uri}
-    progress = []
+    progress: list[TrainProgress] = []
     model = FakeModel().fit(
         data.records,
         Shapes(data.records, data.images, broken).load,

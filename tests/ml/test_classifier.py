@@ -12,6 +12,7 @@ from tests.ml.conftest import tiny_classifier
 from tests.ml.shapes import LABELS, Shapes, shapes
 from truthloop.core.types import Classification, MultiLabel
 from truthloop.errors import ModelError, NotFound, TrainingError
+from truthloop.ml.backend import TrainProgress
 from truthloop.ml.classifier import Classifier
 from truthloop.ml.detector import Detector
 from truthloop.ml.evaluate import evaluate
@@ -29,8 +30,13 @@ def test_it_learns_shapes_it_never_saw(classifier: Classifier, classes_test: Sha
     predictions = classifier.predict(classes_test.pictures())
     truth = [r.annotations[0].value for r in classes_test.records]
     assert all(isinstance(p, Classification) for p in predictions)
-    assert all(0.0 <= (p.confidence or -1) <= 1.0 for p in predictions)
-    right = sum(p.label == t.label for p, t in zip(predictions, truth, strict=True))
+    assert all(
+        isinstance(p, Classification) and 0.0 <= (p.confidence or -1) <= 1.0 for p in predictions
+    )
+    right = sum(
+        isinstance(p, Classification) and isinstance(t, Classification) and p.label == t.label
+        for p, t in zip(predictions, truth, strict=True)
+    )
     assert right / len(truth) >= 0.8  # chance is 1/3
 
 
@@ -44,7 +50,7 @@ def test_fit_reports_training_and_calibration(classifier: Classifier) -> None:
 
 def test_progress_is_reported_for_every_step() -> None:
     data = shapes(8)
-    seen = []
+    seen: list[TrainProgress] = []
     tiny_classifier(epochs=2).fit(data.records, data.load, labels=LABELS, progress=seen.append)
     assert [(p.phase, p.epoch, p.step, p.steps) for p in seen] == [
         ("train", 1, 1, 1),
@@ -55,7 +61,7 @@ def test_progress_is_reported_for_every_step() -> None:
 
 def test_few_images_are_held_out_to_calibrate_then_all_train_again() -> None:
     data = shapes(12)
-    seen = []
+    seen: list[TrainProgress] = []
     model = tiny_classifier(epochs=1, batch_size=8).fit(
         data.records, data.load, labels=LABELS, progress=seen.append
     )

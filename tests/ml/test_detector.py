@@ -22,7 +22,7 @@ def test_it_finds_shapes_it_never_saw(detector: Detector, boxes_test: Shapes) ->
     assert result.f1 >= 0.7
     predictions = detector.predict(boxes_test.pictures())
     assert all(isinstance(p, Boxes) for p in predictions)
-    confidences = [b.confidence for p in predictions for b in p.boxes]
+    confidences = [b.confidence for p in predictions if isinstance(p, Boxes) for b in p.boxes]
     assert all(c is not None and 0.05 <= c <= 1.0 for c in confidences)
 
 

@@ -18,7 +18,9 @@ def test_it_answers_training_images_exactly_and_guesses_others_by_colour() -> No
     model: ModelBackend = FakeModel(confidence=0.9, guess_confidence=0.4)
     model = model.fit(seen.records, seen.load, labels=LABELS)
     assert model.predict(seen.pictures()) == [
-        Classification(r.annotations[0].value.label, 0.9) for r in seen.records
+        Classification(v.label, 0.9)
+        for r in seen.records
+        if isinstance(v := r.annotations[0].value, Classification)
     ]
     (guess,) = model.predict([shapes(1, seed=5).pictures()[0]])
     assert isinstance(guess, Classification) and guess.confidence == 0.4
@@ -51,7 +53,8 @@ def test_save_load_and_incremental_training(tmp_path: Path) -> None:
         first.pictures()
     )
     v2 = FakeModel().fit(second.records, second.load, labels=LABELS, init_from=tmp_path / "v1.json")
-    assert all(v.confidence == 0.95 for v in v2.predict(first.pictures() + second.pictures()))
+    predicted = v2.predict(first.pictures() + second.pictures())
+    assert all(isinstance(v, Classification) and v.confidence == 0.95 for v in predicted)
 
 
 def test_bad_artifacts_and_export(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import socket
@@ -133,10 +134,14 @@ def test_bad_training_input_is_refused_before_calling_the_server(server: ModelSe
     assert server.requests == []
 
 
+def _refuse(status: int, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    return status, {"error": "nope"}
+
+
 def test_a_server_that_does_not_train_says_so(server: ModelServer) -> None:
     data = shapes(4)
     for status in (404, 501):
-        server.handler = lambda path, body, status=status: (status, {"error": "nope"})
+        server.handler = functools.partial(_refuse, status)
         with pytest.raises(ModelError, match=f"does not train \\(HTTP {status}\\)"):
             HttpModel(server.url, task=Task.CLASSIFICATION).fit(
                 data.records, data.load, labels=LABELS

@@ -64,7 +64,7 @@ def test_weights_of_another_width_are_refused_before_any_work(
 ) -> None:
     calls = []
 
-    def load(uri: str):  # type: ignore[no-untyped-def]
+    def load(uri: str):
         calls.append(uri)
         return few_boxes.load(uri)
 

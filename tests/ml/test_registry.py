@@ -340,7 +340,7 @@ def test_an_abandoned_training_is_marked_failed(sqlite_project: Project) -> None
     )
     dead_pid = int(finished.stdout)
     host = socket.gethostname()
-    common = {
+    common: dict[str, Any] = {
         "task": "classification",
         "backend": "fake",
         "params": {},
@@ -364,7 +364,7 @@ def test_an_abandoned_training_is_marked_failed(sqlite_project: Project) -> None
 
 
 def test_a_running_training_keeps_its_heartbeat_fresh(sqlite_project: Project) -> None:
-    fields = {
+    fields: dict[str, Any] = {
         "task": "classification",
         "backend": "fake",
         "params": {},

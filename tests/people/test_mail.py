@@ -20,7 +20,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
         return "250 OK"
 
@@ -56,7 +56,9 @@ def test_an_invitation_is_mailed_when_smtp_is_configured(
     assert to == ["ivy@example.org"]
     assert message["From"] == "labels@example.org"
     assert message["Subject"] == "Your truthloop invitation"
-    body = message.get_payload(decode=True).decode()
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    body = payload.decode()
     assert link in body and "Hello Ivy" in body
 
 

@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from tests.datasets.conftest import pets  # noqa: F401  (fixture: images and a manifest)
-from tests.web.conftest import browser, client, live, page  # noqa: F401  (fixtures)
+from tests.web.conftest import (  # noqa: F401  (fixtures)
+    SignInClock,
+    browser,
+    client,
+    live,
+    page,
+    sign_in_clock,
+)
 from tests.web.portal import PASSWORD, Portal, seed
 from truthloop.storage.project import Project
 

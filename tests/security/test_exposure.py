@@ -3,6 +3,7 @@ memory (issue 15, item 7). Through the real HTTP server, on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ from truthloop.people import get_user
 from truthloop.web.handlers import public_message
 
 
-def _submit(box: dict[str, float | str]) -> dict[str, object]:
+def _submit(box: Mapping[str, object]) -> dict[str, object]:
     return {"client_id": "probe-0001", "answer": {"kind": "boxes", "boxes": [box]}, "seconds": 2}
 
 

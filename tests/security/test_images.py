@@ -82,7 +82,7 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     sizes: list[tuple[int, int]] = []
     load = ImageFile.ImageFile.load
 
-    def spy(self: ImageFile.ImageFile):  # type: ignore[no-untyped-def]
+    def spy(self: ImageFile.ImageFile):
         if self.tile:
             sizes.append(self.size)
         return load(self)

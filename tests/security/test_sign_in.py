@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.security.conftest import bearer, csrf_of
+from tests.security.conftest import SignInClock, bearer, csrf_of
 from tests.web.portal import PASSWORD, Portal
 from truthloop import people
 from truthloop.web.app import create_app
@@ -25,7 +25,7 @@ def _try(http: httpx.Client, password: str, forwarded_for: str | None = None) ->
 
 
 def test_the_right_password_gets_in_while_an_attacker_is_held(
-    portal: Portal, http: httpx.Client
+    portal: Portal, http: httpx.Client, sign_in_clock: SignInClock
 ) -> None:
     portal.project.settings.trusted_proxies = ("127.0.0.1/32",)  # the portal is behind a proxy
     for _ in range(3):
@@ -38,17 +38,21 @@ def test_the_right_password_gets_in_while_an_attacker_is_held(
 
 
 def test_the_owner_at_the_attackers_address_waits_seconds_not_minutes(
-    portal: Portal, http: httpx.Client
+    portal: Portal, http: httpx.Client, sign_in_clock: SignInClock
 ) -> None:
     for _ in range(3):
         assert _try(http, "guess").status_code == 401
     held = _try(http, PASSWORD)
     assert held.status_code == 429 and "try again in 1 second" in held.text
-    time.sleep(1.1)
+    sign_in_clock.advance(0.9)
+    assert _try(http, PASSWORD).status_code == 429
+    sign_in_clock.advance(0.2)
     assert _try(http, PASSWORD).status_code == 303
 
 
-def test_an_untrusted_peer_cannot_pick_its_address(portal: Portal, http: httpx.Client) -> None:
+def test_an_untrusted_peer_cannot_pick_its_address(
+    portal: Portal, http: httpx.Client, sign_in_clock: SignInClock
+) -> None:
     assert portal.project.settings.trusted_proxies == ()
     for n in range(3):
         assert _try(http, "guess", f"192.0.2.{n}").status_code == 401
@@ -56,15 +60,17 @@ def test_an_untrusted_peer_cannot_pick_its_address(portal: Portal, http: httpx.C
     assert _try(http, "guess", "192.0.2.99").status_code == 429
 
 
-def test_every_portal_process_sees_the_same_counts(portal: Portal) -> None:
+def test_every_portal_process_sees_the_same_counts(
+    portal: Portal, sign_in_clock: SignInClock
+) -> None:
     with TestClient(create_app(portal.project)) as one, \
             TestClient(create_app(portal.project)) as two:
         for _ in range(3):
-            token = csrf_of(one)  # type: ignore[arg-type]
+            token = csrf_of(one)
             wrong = one.post("/login", data={"username": "wendy", "password": "guess",
                                              "csrf_token": token})
             assert wrong.status_code == 401
-        token = csrf_of(two)  # type: ignore[arg-type]
+        token = csrf_of(two)
         held = two.post("/login", data={"username": "wendy", "password": PASSWORD,
                                         "csrf_token": token})
         assert held.status_code == 429

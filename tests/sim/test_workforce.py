@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from truthloop.core.effort import ActionSeconds, manual_seconds
 from truthloop.core.serialize import value_from_json
 from truthloop.core.types import (
     Annotation,
@@ -18,12 +19,7 @@ from truthloop.core.types import (
 )
 from truthloop.errors import NotFound
 from truthloop.labeling import JobSpec, TaskType, create_job, job_progress
-from truthloop.sim.workforce import (
-    ActionSeconds,
-    SimulatedWorkforce,
-    WorkerProfile,
-    manual_seconds,
-)
+from truthloop.sim.workforce import SimulatedWorkforce, WorkerProfile
 from truthloop.storage import datasets as store
 from truthloop.storage.project import Project
 from truthloop.storage.tables import AnnotationRow, SubmissionRow
@@ -83,7 +79,7 @@ def test_perfect_workers_classify_every_image_right_through_the_task_queue(
         assert job_progress(session, job).done == 6
         stored = session.scalars(select(SubmissionRow.seconds)).all()
     assert sum(stored) == pytest.approx(summary.seconds)
-    truth_labels = sorted(v.label for v in CLASSES.values())  # type: ignore[union-attr]
+    truth_labels = sorted(v.label for v in CLASSES.values())
     assert sorted(v.label for v in _labels(sqlite_project).values()) == truth_labels  # type: ignore[union-attr]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.services import free_port
 from tests.web.portal import PASSWORD, Portal, seed
 from truthloop.storage.project import Project
 from truthloop.web.app import create_app
+from truthloop.web.routes import auth_pages
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -76,7 +78,7 @@ def live(portal: Portal) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser():  # type: ignore[no-untyped-def]
+def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/setup --test installs it)")
     from playwright.sync_api import sync_playwright
@@ -88,9 +90,30 @@ def browser():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def page(browser, live: str):  # type: ignore[no-untyped-def]
+def page(browser, live: str):
     context = browser.new_context(base_url=live, viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(5000)
     yield page
     context.close()
+
+
+class SignInClock:
+    """The sign-in throttle's clock, stopped: a test moves it on instead of sleeping, so a
+    one-second backoff is judged the same on a loaded machine as on an idle one."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def sign_in_clock(monkeypatch: pytest.MonkeyPatch) -> SignInClock:
+    clock = SignInClock()
+    monkeypatch.setattr(auth_pages, "utcnow", clock)
+    return clock

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from PIL import Image, ImageDraw
@@ -34,7 +35,7 @@ PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
 class Portal:
     project: Project
 
-    def job(self, name: str = "boxes-job", **overrides: object) -> int:
+    def job(self, name: str = "boxes-job", **overrides: Any) -> int:
         spec = labeling.JobSpec(
             name=name, dataset="shapes", task_type=labeling.TaskType.BOUNDING_BOX, team="red",
             instructions="Draw a box around **every** animal.",

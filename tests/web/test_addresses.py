@@ -28,6 +28,6 @@ PROXIES = (ip_network("10.0.0.0/8"), ip_network("::1/128"))
     ],
 )
 def test_the_client_address(
-    peer: str | None, forwarded: str | None, proxies: tuple, client: str | None  # type: ignore[type-arg]
+    peer: str | None, forwarded: str | None, proxies: tuple, client: str | None
 ) -> None:
     assert client_address(peer, forwarded, proxies) == client

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import page_csrf, sign_in
+from tests.web.conftest import SignInClock, page_csrf, sign_in
 from tests.web.portal import HEIGHT, PASSWORD, WIDTH, Portal
 from truthloop import labeling
 from truthloop.web.app import create_app
@@ -91,7 +90,7 @@ def test_an_oversized_body_is_refused(portal: Portal) -> None:
         assert declared.status_code == 413
         assert "limit is 1000 bytes" in declared.json()["detail"]
 
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks():
             for _ in range(10):
                 yield b"x" * 500
 
@@ -113,7 +112,9 @@ def test_sign_in_sign_out_and_a_wrong_password(portal: Portal, client: TestClien
     assert client.get("/api/me").status_code == 401
 
 
-def test_repeated_wrong_passwords_make_sign_in_wait(portal: Portal, client: TestClient) -> None:
+def test_repeated_wrong_passwords_make_sign_in_wait(
+    portal: Portal, client: TestClient, sign_in_clock: SignInClock
+) -> None:
     token = page_csrf(client, "/login")
     for _ in range(3):  # the free tries
         wrong = client.post(
@@ -124,7 +125,7 @@ def test_repeated_wrong_passwords_make_sign_in_wait(portal: Portal, client: Test
     held = client.post("/login", data=right)
     assert held.status_code == 429 and held.headers["retry-after"] == "1"
     assert "Too many failed sign-ins: try again in 1 second." in held.text
-    time.sleep(1.1)  # a short delay, not a lockout: the right password is then accepted
+    sign_in_clock.advance(1.1)  # a short delay, not a lockout: the right password then works
     assert client.post("/login", data=right, follow_redirects=False).status_code == 303
 
 

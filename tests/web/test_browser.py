@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from tests.web.portal import HEIGHT, PASSWORD, WIDTH, Portal
 from truthloop import labeling, people
@@ -52,11 +52,17 @@ def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> No
 
 def listed_boxes(page: Page) -> list[tuple[str, int, int, int, int]]:
     rows = page.locator("li.box-row")
+
+    def number(i: int, name: str) -> int:
+        return int(rows.nth(i).get_attribute(f"data-{name}") or -1)
+
     return [
         (
             rows.nth(i).get_attribute("data-label") or "",
-            *(int(rows.nth(i).get_attribute(f"data-{k}") or -1)
-              for k in ("left", "top", "width", "height")),
+            number(i, "left"),
+            number(i, "top"),
+            number(i, "width"),
+            number(i, "height"),
         )
         for i in range(rows.count())
     ]
@@ -139,7 +145,8 @@ def test_draw_two_boxes_relabel_one_by_key_and_export_them(
     ]
     assert line["boxes-job"]["image_size"] == [{"width": WIDTH, "height": HEIGHT, "depth": 3}]
     with portal.project.session() as session:
-        assert labeling.job_progress(session, job_id).median_seconds > 0
+        median = labeling.job_progress(session, job_id).median_seconds
+        assert median is not None and median > 0
 
 
 def on_screen(page: Page, x: float, y: float) -> tuple[float, float]:
@@ -276,7 +283,7 @@ def test_a_submit_whose_answer_is_lost_is_retried_and_stored_once(
     job_id = portal.job(name="kinds", task_type=labeling.TaskType.CLASSIFICATION, subset=ONE_ITEM)
     sent: list[dict[str, object]] = []
 
-    def lose_first_answer(route):  # type: ignore[no-untyped-def]
+    def lose_first_answer(route):
         sent.append(json.loads(route.request.post_data or "{}"))
         if len(sent) == 1:
             route.fetch()  # the server stores it...
@@ -322,7 +329,12 @@ def test_hostile_html_renders_as_text(portal: Portal, page: Page) -> None:
         instructions="<script>alert(4)</script> Be **careful** <img src=z onerror=alert(5)>",
     )
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     sign_in(page, "wendy")
     expect(page.locator(".whoami")).to_contain_text("<script>alert(2)</script>")
     open_job(page, job_id)
@@ -436,7 +448,7 @@ def test_the_api_docs_render_with_nothing_from_outside(page: Page, live: str) ->
     """Swagger UI comes from this server: a machine without a network has /docs too."""
     outside: list[str] = []
 
-    def only_this_server(route) -> None:  # type: ignore[no-untyped-def]
+    def only_this_server(route) -> None:
         if route.request.url.startswith((live, "blob:", "data:")):
             route.continue_()
         else:

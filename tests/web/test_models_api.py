@@ -150,7 +150,7 @@ def test_bad_detect_requests_get_a_clear_422(
 ) -> None:
     _started(client, models)
     headers = {**bearer(models, "wendy"), **request_kwargs.pop("headers", {})}  # type: ignore[dict-item]
-    response = client.post("/api/models/logos.v1/detect", headers=headers, **request_kwargs)  # type: ignore[arg-type]
+    response = client.post("/api/models/logos.v1/detect", headers=headers, **request_kwargs)
     assert response.status_code == 422, response.text
     assert message in response.json()["detail"]
 

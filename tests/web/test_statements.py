@@ -25,7 +25,7 @@ def test_next_and_submit_with_a_token(portal: Portal, client: TestClient) -> Non
     for n in range(2):
         with statements(portal.project.db) as leasing:
             task = client.post(f"/api/jobs/{job_id}/next", headers=headers).json()
-        answer = {"kind": "boxes", "boxes": [box("cat", 10, 20, 30, 40)]}
+        answer: dict[str, object] = {"kind": "boxes", "boxes": [box("cat", 10, 20, 30, 40)]}
         body = submit_body(answer, f"client-{n:04d}")
         with statements(portal.project.db) as submitting:
             response = client.post(f"/api/tasks/{task['task_id']}/submit", json=body,

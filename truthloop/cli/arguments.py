@@ -10,6 +10,7 @@ files a command reads are checked by their own readers.)
 from __future__ import annotations
 
 import typer
+from typer._click import Context  # Typer's own (vendored) click
 from typer.core import TyperGroup
 
 from truthloop.core.text import LINE, text_problem
@@ -34,7 +35,7 @@ def argument_problem(args: list[str]) -> str | None:
 class CheckedGroup(TyperGroup):
     """The root command: refuses the whole command line when a word of it breaks the rule."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         if problem := argument_problem(args):
             # Typer's own (vendored) click error, so it ends as a usage message with exit 2.
             raise typer.BadParameter(problem, ctx)

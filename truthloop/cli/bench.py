@@ -14,6 +14,7 @@ from rich.text import Text
 from truthloop.cli.context import open_project
 from truthloop.cli.iterations import iteration_table
 from truthloop.cli.output import console, errors_as_messages, print_json
+from truthloop.core import job_terms
 from truthloop.labeling.autolabel import AutoLabelSpec, Sampling
 from truthloop.sim.loop_bench import DEFAULT_PRICE_PER_TASK, LoopResult, run_loop
 
@@ -57,8 +58,12 @@ def loop(
     initial_model: Annotated[
         str | None, typer.Option(help="Model version to start from (job chaining).")
     ] = None,
-    target_accuracy: Annotated[float, typer.Option(help="Machine labels' target.")] = 0.95,
-    confidence: Annotated[float, typer.Option(help="Confidence of the accuracy bound.")] = 0.95,
+    target_accuracy: Annotated[
+        float, typer.Option(help="Machine labels' target.")
+    ] = job_terms.TARGET_ACCURACY,
+    confidence: Annotated[
+        float, typer.Option(help="Confidence of the accuracy bound.")
+    ] = job_terms.BOUND_CONFIDENCE,
     sampling: Annotated[Sampling, typer.Option(help="How people's batches are chosen.")] = (
         Sampling.UNCERTAINTY
     ),

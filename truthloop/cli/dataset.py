@@ -14,8 +14,6 @@ from rich.text import Text
 from truthloop.cli.context import open_project
 from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, progress_bar
 from truthloop.core.types import Split
-from truthloop.datasets.exporting import export_dataset
-from truthloop.datasets.importing import import_dataset
 from truthloop.storage import datasets as store
 
 app = typer.Typer(help="Import, export and inspect datasets.", no_args_is_help=True)
@@ -88,6 +86,8 @@ def import_(
     json_output: JsonOption = False,
 ) -> None:
     """Import SOURCE into dataset NAME."""
+    from truthloop.datasets.importing import import_dataset  # the readers: only when they read
+
     with errors_as_messages(json_output):
         project = open_project(ctx)
         with progress_bar(
@@ -152,6 +152,8 @@ def export(
     json_output: JsonOption = False,
 ) -> None:
     """Export dataset NAME to DEST."""
+    from truthloop.datasets.exporting import export_dataset  # the writers: only when they write
+
     with errors_as_messages(json_output):
         project = open_project(ctx)
         with project.session() as session:

@@ -13,6 +13,7 @@ from rich.text import Text
 from truthloop.cli.context import open_project
 from truthloop.cli.model import print_comparison
 from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, progress_bar
+from truthloop.core import job_terms as terms
 from truthloop.labeling.feedback import FeedbackMode, FeedbackRun, list_feedback, start_feedback
 from truthloop.labeling.feedback_collect import collect_feedback
 from truthloop.labeling.feedback_report import feedback_report
@@ -47,10 +48,12 @@ def start(
     mode: Annotated[
         FeedbackMode, typer.Option(help="verify: approve/reject; adjust: edit the boxes.")
     ] = FeedbackMode.VERIFY,
-    batch_size: Annotated[int, typer.Option(help="Images per labeling job.")] = 10,
+    batch_size: Annotated[
+        int, typer.Option(help="Images per labeling job.")
+    ] = terms.FEEDBACK_BATCH_SIZE,
     min_confidence: Annotated[
         float, typer.Option(help="Proposals below this confidence are left out.")
-    ] = 0.5,
+    ] = terms.FEEDBACK_MIN_CONFIDENCE,
     name: Annotated[str | None, typer.Option(help="Run name (default feedback-N).")] = None,
     json_output: JsonOption = False,
 ) -> None:

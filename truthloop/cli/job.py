@@ -14,16 +14,13 @@ from truthloop import labeling
 from truthloop.cli.context import open_project
 from truthloop.cli.iterations import iteration_table
 from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, progress_bar
+from truthloop.core import job_terms as terms
 from truthloop.core.text import TEXT, refusal
 from truthloop.core.types import Split
 from truthloop.errors import InputError
 from truthloop.labeling import JobSpec, Subset, TaskType
-from truthloop.labeling.autolabel import (
-    AutoLabelSpec,
-    Sampling,
-    create_autolabel_job,
-    iterations,
-)
+from truthloop.labeling.autolabel import AutoLabelSpec, Sampling, iterations
+from truthloop.labeling.start import start_job
 from truthloop.storage.tables import JobRow
 
 app = typer.Typer(help="Labeling jobs: create, follow, export, cancel.", no_args_is_help=True)
@@ -71,15 +68,21 @@ def create(
     instructions: Annotated[
         Path | None, typer.Option(help="Markdown file shown to workers.")
     ] = None,
-    workers_per_item: Annotated[int, typer.Option(help="Workers who label each image.")] = 1,
-    time_limit: Annotated[int, typer.Option(help="Seconds a worker has for a task.")] = 300,
+    workers_per_item: Annotated[
+        int, typer.Option(help="Workers who label each image.")
+    ] = terms.WORKERS_PER_ITEM.default,
+    time_limit: Annotated[
+        int, typer.Option(help="Seconds a worker has for a task.")
+    ] = terms.TASK_TIME_LIMIT_S.default,
     lifetime: Annotated[
         int, typer.Option(help="Seconds a task waits to be picked up.")
-    ] = 864_000,
+    ] = terms.TASK_LIFETIME_S.default,
     max_concurrent: Annotated[
         int, typer.Option(help="Tasks one worker may hold at once.")
-    ] = 10,
-    price: Annotated[float, typer.Option(help="Price per task, for the cost shown.")] = 0.0,
+    ] = terms.MAX_CONCURRENT_TASKS.default,
+    price: Annotated[
+        float, typer.Option(help="Price per task, for the cost shown.")
+    ] = terms.PRICE_PER_TASK,
     proposals: Annotated[
         str | None,
         typer.Option(help="Label attribute whose annotations workers see (needed to verify or"
@@ -91,7 +94,7 @@ def create(
     ] = None,
     categories: Annotated[
         str, typer.Option(help="Verdicts of a label-verification job, comma-separated.")
-    ] = "correct,incorrect",
+    ] = ",".join(terms.VERIFICATION_CATEGORIES),
     auto_label: Annotated[
         bool,
         typer.Option(
@@ -102,7 +105,7 @@ def create(
     ] = False,
     target_accuracy: Annotated[
         float, typer.Option(help="Accuracy the machine labels must meet.", rich_help_panel=AUTO)
-    ] = 0.95,
+    ] = terms.TARGET_ACCURACY,
     initial_model: Annotated[
         str | None,
         typer.Option(help="Model version to start from (job chaining), e.g. logos.v1.",
@@ -132,7 +135,7 @@ def create(
     ] = None,
     compute_price: Annotated[
         float, typer.Option(help="Compute price per hour, for the cost.", rich_help_panel=AUTO)
-    ] = 0.0,
+    ] = terms.COMPUTE_PRICE_PER_HOUR,
     pre_annotate: Annotated[
         bool,
         typer.Option(help="Show people the model's labels of what they label for training, to"
@@ -151,15 +154,14 @@ def create(
             subset=Subset(split=split) if split else None,
             verification_categories=_names(categories) or (), label_attribute=label_attribute,
         )
-        if auto_label:
-            job_id = create_autolabel_job(project, spec, AutoLabelSpec(
-                target_accuracy=target_accuracy, initial_model=initial_model,
-                batch_size=batch_size, validation_size=validation_size,
-                validation_max=validation_max, sampling=sampling,
-                budget=budget, compute_price_per_hour=compute_price,
-                pre_annotate=pre_annotate,
-            ))
-        elif any(
+        auto = AutoLabelSpec(
+            target_accuracy=target_accuracy, initial_model=initial_model,
+            batch_size=batch_size, validation_size=validation_size,
+            validation_max=validation_max, sampling=sampling,
+            budget=budget, compute_price_per_hour=compute_price,
+            pre_annotate=pre_annotate,
+        ) if auto_label else None
+        if auto is None and any(
             x is not None
             for x in (initial_model, batch_size, validation_size, validation_max, budget)
         ):
@@ -167,9 +169,7 @@ def create(
                 "--initial-model, --batch-size, --validation-size, --validation-max and --budget"
                 " are terms of automated labeling: add --auto-label"
             )
-        else:
-            with project.session() as session:
-                job_id = labeling.create_job(session, spec).id
+        job_id = start_job(project, spec, auto)
         with project.session() as session:
             job = labeling.get_job(session, job_id)
             info = _job_json(job) | {

@@ -2,34 +2,78 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.text import Text
+from typer._click import Command, Context  # Typer's own (vendored) click
 
-from truthloop.cli import bench, dataset, demo, feedback, job, model, people, serve, sim
 from truthloop.cli.arguments import CheckedGroup
 from truthloop.cli.output import console, errors_as_messages, print_json
 from truthloop.storage.project import Project
 
+# Each command's module is imported only when that command runs (or `--help` lists it), so
+# `truthloop dataset list` never pays for the model stack that `truthloop model train` needs.
+# Name -> "module:attribute", in the order `--help` lists them (`init` comes between).
+LAZY_COMMANDS = {
+    "serve": "truthloop.cli.serve:serve",
+    "background": "truthloop.cli.serve:background",
+    "demo": "truthloop.cli.demo:demo",
+}
+LAZY_GROUPS = {
+    "dataset": "truthloop.cli.dataset:app",
+    "job": "truthloop.cli.job:app",
+    "model": "truthloop.cli.model:app",
+    "feedback": "truthloop.cli.feedback:app",
+    "sim": "truthloop.cli.sim:app",
+    "bench": "truthloop.cli.bench:app",
+    "user": "truthloop.cli.people:user_app",
+    "team": "truthloop.cli.people:team_app",
+}
+
+
+class Root(CheckedGroup):
+    """The `truthloop` command: its subcommands load on first use."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        own = [name for name in super().list_commands(ctx) if _lazy(name) is None]
+        return [*LAZY_COMMANDS, *own, *LAZY_GROUPS]
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        if args and self.get_command(ctx, args[0]) is None:
+            # A typo: load every command, so the error can suggest the nearest name.
+            for name in self.list_commands(ctx):
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in self.commands and (where := _lazy(cmd_name)):
+            module, _, attribute = where.partition(":")
+            found = getattr(importlib.import_module(module), attribute)
+            # Built as `app.add_typer(found)` / `app.command()(found)` would build it.
+            holder = typer.Typer()
+            if isinstance(found, typer.Typer):
+                holder.add_typer(found, name=cmd_name)
+            else:
+                holder.command(cmd_name)(found)
+            self.commands[cmd_name] = typer.main.get_group(holder).commands[cmd_name]
+        return super().get_command(ctx, cmd_name)
+
+
+def _lazy(name: str) -> str | None:
+    return LAZY_COMMANDS.get(name) or LAZY_GROUPS.get(name)
+
+
 app = typer.Typer(
-    cls=CheckedGroup,  # every word of the command line passes the text rule (core.text)
+    cls=Root,  # every word of the command line passes the text rule (core.text)
     help="truthloop: label images with a model in the loop, offline.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-app.add_typer(dataset.app, name="dataset")
-app.add_typer(job.app, name="job")
-app.add_typer(model.app, name="model")
-app.add_typer(feedback.app, name="feedback")
-app.add_typer(sim.app, name="sim")
-app.add_typer(bench.app, name="bench")
-app.add_typer(people.user_app, name="user")
-app.add_typer(people.team_app, name="team")
-app.command("serve")(serve.serve)
-app.command("background")(serve.background)
-app.command("demo")(demo.demo)
 
 
 @app.callback()

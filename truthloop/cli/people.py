@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -135,9 +135,10 @@ def list_tokens(
 ) -> None:
     """A user's live API tokens: id, name and dates (never the secrets)."""
     with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
-        rows = [{"id": t.id, "name": t.name, "created_at": _when(t.created_at),
-                 "last_used_at": _when(t.last_used_at), "expires_at": _when(t.expires_at)}
-                for t in people.list_api_tokens(s, people.get_user(s, name))]
+        rows: list[dict[str, Any]] = [
+            {"id": t.id, "name": t.name, "created_at": _when(t.created_at),
+             "last_used_at": _when(t.last_used_at), "expires_at": _when(t.expires_at)}
+            for t in people.list_api_tokens(s, people.get_user(s, name))]
     if json_output:
         print_json(rows)
         return
@@ -198,7 +199,7 @@ def activate(
 def list_users(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Every user with their role."""
     with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
-        rows = [{"user": u.username, "role": u.role, "email": u.email,
+        rows: list[dict[str, Any]] = [{"user": u.username, "role": u.role, "email": u.email,
                  "display_name": u.display_name, "active": u.active,
                  "has_password": u.password_hash is not None} for u in people.list_users(s)]
     if json_output:
@@ -248,7 +249,7 @@ def add_member(
 def list_teams(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Every team with its members."""
     with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
-        rows = [{"team": t.name, "description": t.description,
+        rows: list[dict[str, Any]] = [{"team": t.name, "description": t.description,
                  "members": [u.username for u in people.members_of(s, t.id)]}
                 for t, _ in people.list_teams(s)]
     if json_output:

@@ -27,6 +27,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from truthloop.core.geometry import big_enough, iou
 from truthloop.core.types import Box, Boxes, Classification, MultiLabel, Value, Verification
@@ -79,7 +80,9 @@ def _confusion(accuracy: np.ndarray, k: int) -> np.ndarray:
     return matrices
 
 
-def _index(votes: Sequence[Vote], classes: Sequence[str]) -> tuple[list, list, np.ndarray]:
+def _index(
+    votes: Sequence[Vote], classes: Sequence[str]
+) -> tuple[list[Hashable], list[Hashable], NDArray[np.intp]]:
     positions = {name: i for i, name in enumerate(classes)}
     items = list(dict.fromkeys(v.item for v in votes))
     workers = list(dict.fromkeys(v.worker for v in votes))
@@ -133,7 +136,8 @@ def dawid_skene(
         likelihood = float(log_evidence.sum())
         # M-step: soft counts, then the Dirichlet-like smoothing of AWS's notebook.
         counts = np.zeros((len(workers), k, k))
-        np.add.at(counts, (vw, slice(None), vl), posterior[vi])
+        # counts[w, :, l] += posterior[i] for each vote, through a view indexed [w, l, :].
+        np.add.at(counts.transpose(0, 2, 1), (vw, vl), posterior[vi])
         answered = counts.sum(axis=(1, 2))
         accuracy = np.trace(counts, axis1=1, axis2=2) / answered
         smoothed = (
@@ -173,7 +177,7 @@ def consolidate_classes(votes: Iterable[Vote], classes: Sequence[str]) -> dict[H
     reliable each worker is); an item one worker answered keeps that answer."""
     votes = list(votes)
     per_item = Counter(v.item for v in votes)
-    estimates = {}
+    estimates: dict[Hashable, Estimate] = {}
     if any(n > 1 for n in per_item.values()):
         estimates.update(dawid_skene(votes, classes).estimates)
     for v in votes:

@@ -14,13 +14,16 @@ import math
 import random
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(Generic[K]):
     """An unlabeled item: its id, how unsure the model is of it (0-1), and its features."""
 
-    item: Hashable
+    item: K
     uncertainty: float
     features: tuple[float, ...] = ()
 
@@ -33,15 +36,15 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def uncertainty_batch(
-    candidates: Sequence[Candidate], size: int, *, diversity: float = 1.0
-) -> list[Hashable]:
+    candidates: Sequence[Candidate[K]], size: int, *, diversity: float = 1.0
+) -> list[K]:
     """`size` items, picked one by one by uncertainty minus `diversity` times the largest
     similarity to an item already picked (ties by the candidates' order)."""
     if size < 0:
         raise ValueError(f"batch size must not be negative, not {size}")
     left = list(candidates)
     closest = [0.0] * len(left)
-    picked: list[Hashable] = []
+    picked: list[K] = []
     while left and len(picked) < size:
         best = max(
             range(len(left)), key=lambda i: (left[i].uncertainty - diversity * closest[i], -i)
@@ -56,7 +59,7 @@ def uncertainty_batch(
     return picked
 
 
-def random_batch(items: Sequence[Hashable], size: int, *, seed: int = 0) -> list[Hashable]:
+def random_batch(items: Sequence[K], size: int, *, seed: int = 0) -> list[K]:
     """`size` items drawn at random (all of them when there are fewer)."""
     if size < 0:
         raise ValueError(f"batch size must not be negative, not {size}")

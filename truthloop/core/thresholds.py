@@ -4,8 +4,8 @@ right at the target accuracy with a stated confidence, not just on the point est
 On the validation set (items people labeled and the model never trained on), the items at or
 above a threshold have `errors` wrong of `n`. The one-sided Clopper–Pearson upper bound on their
 error rate at confidence 1 - alpha is the p at which seeing `errors` or fewer has probability
-alpha; the threshold qualifies when that bound is at most 1 - target accuracy. A lower
-threshold labels more items.
+alpha (the 1 - alpha quantile of Beta(errors + 1, n - errors)); the threshold qualifies when
+that bound is at most 1 - target accuracy. A lower threshold labels more items.
 
 The bound holds for one threshold fixed in advance. Scanning every validation confidence and
 keeping the lowest that qualifies would choose among many looks, and take the luck of the one
@@ -31,27 +31,15 @@ from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
-# Bisection steps for the bound itself: 2^-60 is far below any difference that matters.
-_STEPS = 60
+# scipy.stats is imported where it is used: it takes most of a second to import, and a command
+# that never chooses a threshold should not wait for it.
 
 
 def binomial_cdf(k: int, n: int, p: float) -> float:
     """P(X <= k) for X ~ Binomial(n, p)."""
-    if k >= n or p <= 0.0:
-        return 1.0
-    if p >= 1.0:
-        return 0.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    log_n = math.lgamma(n + 1)
-    return min(
-        1.0,
-        sum(
-            math.exp(
-                log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
-            )
-            for i in range(k + 1)
-        ),
-    )
+    from scipy.stats import binom
+
+    return float(binom.cdf(k, n, p))
 
 
 def _check(errors: int, n: int, confidence: float) -> None:
@@ -64,19 +52,11 @@ def _check(errors: int, n: int, confidence: float) -> None:
 def error_upper_bound(errors: int, n: int, confidence: float = 0.95) -> float:
     """One-sided Clopper–Pearson upper bound on an error rate seen as `errors` of `n`."""
     _check(errors, n, confidence)
-    alpha = 1.0 - confidence
     if errors == n:
         return 1.0
-    if errors == 0:
-        return 1.0 - alpha ** (1.0 / n)
-    low, high = errors / n, 1.0
-    for _ in range(_STEPS):
-        middle = (low + high) / 2
-        if binomial_cdf(errors, n, middle) > alpha:
-            low = middle
-        else:
-            high = middle
-    return high
+    from scipy.stats import beta
+
+    return float(beta.ppf(confidence, errors + 1, n - errors))
 
 
 def bound_at_most(errors: int, n: int, limit: float, confidence: float = 0.95) -> bool:

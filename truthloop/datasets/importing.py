@@ -21,7 +21,14 @@ from truthloop.core.names import name_problem
 from truthloop.core.types import ImageRecord, LabelSet, Split
 from truthloop.datasets import reading
 from truthloop.datasets.bulk import old_objects_frozen
-from truthloop.errors import DuplicateImage, ImageError, ImportAborted, InputError, InvalidName
+from truthloop.errors import (
+    Conflict,
+    DuplicateImage,
+    ImageError,
+    ImportAborted,
+    InputError,
+    InvalidName,
+)
 from truthloop.formats.images import probe
 from truthloop.storage import datasets as store
 from truthloop.storage.project import Project
@@ -188,7 +195,7 @@ class _Importer:
         try:
             store.store_rows(session, dataset_id, batch)
             return len(batch)
-        except store.Conflict:
+        except Conflict:
             pass  # some image is already stored: find which, refuse those, store the rest
         known = store.known_uris(session, dataset_id, (it.uri for it in batch))
         hashes = store.known_hashes(

@@ -15,7 +15,7 @@ import stat
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
@@ -227,7 +227,7 @@ def worth_a_child(source: SourceSpec) -> bool:
     return source.path.is_file() and source.path.stat().st_size >= CHILD_MIN_BYTES
 
 
-def read_in_child(source: SourceSpec, rules: Rules) -> Iterator[Batch]:
+def read_in_child(source: SourceSpec, rules: Rules) -> Generator[Batch, None, None]:
     """The batches of `BatchReader(source, rules)`, read in a child process.
 
     The child is a fresh interpreter, not a multiprocessing one, so a caller's script is

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from truthloop.core.types import ImageRecord, LabelSet
-from truthloop.errors import ExportError, FormatError, InputError
+from truthloop.errors import ExportError, FormatError, InputError, UnknownFormat
 from truthloop.formats.base import ErrorHandler, Reader
 from truthloop.formats.checked import CheckedReader
 from truthloop.formats.coco import CocoReader, write_coco
@@ -121,7 +121,7 @@ def open_reader(
             return YoloReader(source, on_error=on_error, allowed_roots=roots, **limits)
         case "folders":
             return FoldersReader(source, on_error=on_error, allowed_roots=roots, **limits)
-    raise ValueError(f"unknown format {fmt!r}; readable formats: {', '.join(READ_FORMATS)}")
+    raise UnknownFormat(f"unknown format {fmt!r}; readable formats: {', '.join(READ_FORMATS)}")
 
 
 def write(
@@ -142,7 +142,9 @@ def write(
     image without a size or a file...).
     """
     if fmt not in _WRITERS:
-        raise ValueError(f"unknown format {fmt!r}; writable formats: {', '.join(WRITE_FORMATS)}")
+        raise UnknownFormat(
+            f"unknown format {fmt!r}; writable formats: {', '.join(WRITE_FORMATS)}"
+        )
     dest = Path(dest)
     folder = fmt in _FOLDER_FORMATS
     if dest.exists() and dest.is_dir() != folder:

@@ -16,11 +16,14 @@ ErrorHandler = Callable[[InputError], None]
 
 
 class Reader(Protocol):
-    label_set: LabelSet
-    """The classes seen so far, with the ids the file used."""
-    location: str
-    """Where the record yielded last came from ("manifest:12", an XML file, an image...), so
-    that an error found in it later, such as a corrupt image, can say where to look."""
+    @property
+    def label_set(self) -> LabelSet:
+        """The classes seen so far, with the ids the file used."""
+
+    @property
+    def location(self) -> str:
+        """Where the record yielded last came from ("manifest:12", an XML file, an image...),
+        so that an error found in it later, such as a corrupt image, can say where to look."""
 
     def __iter__(self) -> Iterator[ImageRecord]: ...
 

@@ -74,10 +74,10 @@ def _annotation_problem(annotation: Annotation) -> str | None:
     for label in label_names(annotation.value):
         if problem := label_problem(label):
             return problem
-    value = annotation.value
-    if isinstance(value, Verification):
-        checks: list[tuple[str, str, TextKind]] = [("verdict", value.verdict, LINE)]
-        checks += [("comment", comment, TEXT) for comment in value.comments]
+    verification = annotation.value
+    if isinstance(verification, Verification):
+        checks: list[tuple[str, str, TextKind]] = [("verdict", verification.verdict, LINE)]
+        checks += [("comment", comment, TEXT) for comment in verification.comments]
         for field, text, kind in checks:
             if problem := text_problem(field, text, kind):
                 return problem

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from truthloop.core.types import Box, ImageRecord, ImageSize, LabelSet
-from truthloop.errors import FormatError, InputError
+from truthloop.errors import FormatError, InputError, NotWritable
 from truthloop.formats import validate
 from truthloop.formats.base import ErrorHandler, boxes_annotation, report
 from truthloop.formats.images import probe
@@ -148,7 +148,10 @@ class CocoReader:
             raise FormatError(f"{what}: bbox must be [x, y, width, height], not {bbox!r}")
         score = item.get("score")
         score = None if score is None else validate.confidence(score, f"{what} score")
-        return validate.box(self._categories[category], *bbox, f"{what} bbox", score)
+        left, top, width, height = bbox
+        return validate.box(
+            self._categories[category], left, top, width, height, f"{what} bbox", score
+        )
 
     def _record(
         self, image: dict[str, Any], image_id: int | str, items: list[dict[str, Any]]
@@ -173,7 +176,7 @@ def _image_entry(record: ImageRecord, image_id: int, folder: Path) -> dict[str, 
     local = None if is_remote(record.uri) else local_image(record.uri, "COCO")
     size = record.size or (probe(local).size if local is not None else None)
     if size is None:
-        raise ValueError(
+        raise NotWritable(
             f"{record.uri}: COCO needs the image size, and the item has none; import the dataset"
             " with --verify-images to read it from the image"
         )

@@ -18,7 +18,7 @@ from truthloop.core.types import (
     ImageRecord,
     LabelSet,
 )
-from truthloop.errors import InputError
+from truthloop.errors import InputError, NotWritable
 from truthloop.formats.base import FolderReader, report
 from truthloop.formats.gt_annotations import class_id_of
 from truthloop.formats.images import IMAGE_SUFFIXES, probe
@@ -44,7 +44,7 @@ class FoldersReader(FolderReader):
             except InputError as error:
                 report(error.at(str(self.root / relative)), self.on_error)
                 continue
-            annotations = ()
+            annotations: tuple[Annotation, ...] = ()
             if len(relative.parts) > 1:
                 label = relative.parts[0]
                 self.label_set = self.label_set.with_label(label)
@@ -73,7 +73,7 @@ def write_folders(
             class_id_of(label_set, chosen.value.label, record.uri)
             label = chosen.value.label
             if label.startswith(".") or "/" in label or safe_member(label) != label:
-                raise ValueError(f"{record.uri}: the label {label!r} cannot be a folder name")
+                raise NotWritable(f"{record.uri}: the label {label!r} cannot be a folder name")
             folder = dest / label
         source = local_image(record.uri, "folders")
         place_image(source, folder / unique_name(source.name, taken))

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from truthloop.core.types import Annotation, ImageRecord, ImageSize, LabelSet
-from truthloop.errors import FormatError, InputError
+from truthloop.errors import FormatError, InputError, NotWritable
 from truthloop.formats import gt_annotations as pairs
 from truthloop.formats import validate
 from truthloop.formats.base import ErrorHandler, report
@@ -135,7 +135,7 @@ def manifest_line(
         attribute = annotation.attribute or label_attribute or "label"
         pairs.check_attribute(attribute)
         if attribute in written:
-            raise ValueError(f"{record.uri}: two annotations under the attribute {attribute!r}")
+            raise NotWritable(f"{record.uri}: two annotations under the attribute {attribute!r}")
         written.add(attribute)
         line[attribute], line[pairs.metadata_key(attribute)] = pairs.build_pair(
             annotation, label_set=label_set, size=record.size, uri=record.uri, job_name=job_name

@@ -22,7 +22,7 @@ from truthloop.core.types import (
     Value,
     Verification,
 )
-from truthloop.errors import FormatError, UnknownLabel
+from truthloop.errors import FormatError, InvalidAttribute, NotWritable, UnknownLabel
 from truthloop.formats import validate
 
 CLASSIFICATION = "groundtruth/image-classification"
@@ -71,7 +71,7 @@ def check_attribute(attribute: str) -> None:
         or attribute.endswith(("-metadata", "-ref"))
         or attribute in ("source", "source-ref")
     ):
-        raise ValueError(
+        raise InvalidAttribute(
             f"{attribute!r} cannot be a label attribute name: it must be non-empty, not start "
             "with '$', not end in '-metadata' or '-ref', and not be 'source' or 'source-ref'"
         )
@@ -255,6 +255,7 @@ def _iso(when: datetime) -> str:
 def _value_and_meta(
     value: Any, label_set: LabelSet, size: ImageSize | None, uri: str
 ) -> tuple[Any, dict[str, Any], str]:
+    meta: dict[str, Any]
     match value:
         case Classification(label=label, confidence=score):
             meta = {"class-name": label} | ({} if score is None else {"confidence": score})
@@ -269,9 +270,9 @@ def _value_and_meta(
             return ids, meta, MULTILABEL
         case Boxes(boxes=boxes, adjusted=adjusted):
             if size is None:
-                raise ValueError(f"{uri}: boxes need the image size, and the record has none")
+                raise NotWritable(f"{uri}: boxes need the image size, and the record has none")
             ids = [class_id_of(label_set, b.label, uri) for b in boxes]
-            label = {
+            drawn = {
                 "image_size": [{"width": size.width, "height": size.height, "depth": size.depth}],
                 "annotations": [
                     {"class_id": i} | {k: _plain(getattr(b, k)) for k in _LTWH}
@@ -286,7 +287,7 @@ def _value_and_meta(
             }
             if adjusted is not None:
                 meta["adjustment-status"] = "adjusted" if adjusted else "unadjusted"
-            return label, meta, BOXES
+            return drawn, meta, BOXES
         case Verification(verdict=verdict, verdict_id=verdict_id, confidence=score):
             meta = {"class-name": verdict} | ({} if score is None else {"confidence": score})
             if value.comments:

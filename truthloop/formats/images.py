@@ -18,15 +18,15 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from truthloop.core.image_limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from truthloop.core.types import ImageSize
 from truthloop.errors import ImageError
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"})
-# Pillow's own bomb limit (Image.MAX_IMAGE_PIXELS, ~89 Mpx) also applies, so a larger
-# max_pixels is capped by it.
-DEFAULT_MAX_PIXELS = 64_000_000
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+# The limits when a caller gives none (core/image_limits.py; a project's come from its settings).
+DEFAULT_MAX_PIXELS = MAX_IMAGE_PIXELS
+DEFAULT_MAX_BYTES = MAX_IMAGE_BYTES
 # A thumbnail is shrunk by whole factors (JPEG: decoded at a smaller scale) while it stays at
 # least this many times its final size, then resampled: Pillow's default, close to a fair
 # resample at a fraction of the memory and time.
@@ -145,7 +145,7 @@ def decode(
     the path is not for the reader's eyes).
     """
     data = source if isinstance(source, bytes) else None
-    path = None if data is not None else os.fspath(source)
+    path = None if isinstance(source, bytes) else os.fspath(source)
     name = name if name is not None else path
     check_bytes(len(data) if data is not None else _byte_size(str(path), name), max_bytes, name)
     with _opened(data if data is not None else str(path), max_pixels=max_pixels, name=name) as im:

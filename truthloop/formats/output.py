@@ -14,6 +14,7 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from truthloop.core.types import Annotation, AnnotationKind, Box, Boxes, ImageRecord, LabelSet
+from truthloop.errors import NotWritable
 from truthloop.formats.gt_annotations import class_id_of
 from truthloop.formats.paths import is_remote
 
@@ -97,7 +98,7 @@ def _in_the_way(target: Path, dest: Path) -> Path | None:
 def local_image(uri: str, fmt: str) -> Path:
     """The local file of a record's image, for formats whose folder must hold the images."""
     if is_remote(uri):
-        raise ValueError(f"{uri}: {fmt} needs the image files locally; fetch them first")
+        raise NotWritable(f"{uri}: {fmt} needs the image files locally; fetch them first")
     return Path(unquote(urlsplit(uri).path)) if uri.startswith("file:") else Path(uri)
 
 
@@ -144,7 +145,7 @@ def pick_annotation(
     ]
     if len(found) > 1:
         names = ", ".join(repr(a.attribute) for a in found)
-        raise ValueError(
+        raise NotWritable(
             f"{record.uri}: several annotations could be written ({names}); "
             "choose one with label_attribute"
         )

@@ -26,7 +26,7 @@ from truthloop.core.types import (
     LabelSet,
     MultiLabel,
 )
-from truthloop.errors import FormatError
+from truthloop.errors import FormatError, NotWritable
 from truthloop.formats import gt_annotations as pairs
 from truthloop.formats.groundtruth import GroundTruthReader, manifest_line, write_manifest
 
@@ -64,7 +64,7 @@ def _rekognition_values(
                 score = scores[n] if scores else None
                 yield replace(annotation, value=Classification(label, score), attribute=attribute)
         case value:
-            raise ValueError(f"{value.kind} annotations do not fit a Rekognition manifest")
+            raise NotWritable(f"{value.kind} annotations do not fit a Rekognition manifest")
 
 
 def _required_filled(annotation: Annotation, now: datetime) -> Annotation:

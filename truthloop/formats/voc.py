@@ -191,8 +191,8 @@ def voc_xml(name: str, size: ImageSize, boxes: Iterable[Box]) -> bytes:
             _EXACT.add(top, Decimal(repr(box.height))),
         )
         bndbox = ET.SubElement(obj, "bndbox")
-        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), corners, strict=True):
-            _sub(bndbox, tag, _text(value))
+        for tag, corner in zip(("xmin", "ymin", "xmax", "ymax"), corners, strict=True):
+            _sub(bndbox, tag, _text(corner))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 

@@ -105,8 +105,10 @@ def _box(tokens: list[str], names: list[str], size: ImageSize) -> Box:
     pixels += [w * size.width, h * size.height]
     # Ratios cannot hold most pixel values exactly; rounding to a billionth of a pixel gives
     # back the very value that was written whenever it had no more than nine decimals.
-    pixels = [round(p, _PIXEL_DECIMALS) if math.isfinite(p) else p for p in pixels]
-    return validate.box(names[class_id], *pixels, "the box", confidence)
+    left, top, width, height = (
+        round(p, _PIXEL_DECIMALS) if math.isfinite(p) else p for p in pixels
+    )
+    return validate.box(names[class_id], left, top, width, height, "the box", confidence)
 
 
 class YoloReader(FolderReader):

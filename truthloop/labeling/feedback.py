@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from truthloop.core import job_terms as terms
 from truthloop.core.names import name_problem
 from truthloop.core.types import Annotation, Source, Value
 from truthloop.errors import AlreadyExists, InputError, InvalidName, ModelNotRunning, NotFound
@@ -156,8 +157,8 @@ def start_feedback(
     dataset: str,
     team: str,
     mode: FeedbackMode | str = FeedbackMode.VERIFY,
-    batch_size: int = 10,
-    min_confidence: float = 0.5,
+    batch_size: int = terms.FEEDBACK_BATCH_SIZE,
+    min_confidence: float = terms.FEEDBACK_MIN_CONFIDENCE,
     name: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FeedbackRun:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from truthloop.core.effort import manual_seconds
 from truthloop.errors import InputError, NotFound
 from truthloop.labeling.feedback import get_feedback, run_row
 from truthloop.labeling.feedback_counts import FeedbackCounts
 from truthloop.ml.backend import ProgressCallback
 from truthloop.ml.registry import Comparison, compare_versions, get_version, train_version
-from truthloop.sim.workforce import manual_seconds
 from truthloop.storage import datasets as store
 from truthloop.storage.project import Project
 

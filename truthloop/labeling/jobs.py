@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
+from truthloop.core import job_terms as terms
 from truthloop.core.names import name_problem
 from truthloop.core.serialize import value_from_json
 from truthloop.core.text import label_problem, normal_label
@@ -36,9 +37,6 @@ from truthloop.storage.tables import (
     UserRow,
     utcnow,
 )
-
-# Ground Truth's limit for one task's working time (FORMATS.md §1.7).
-MAX_TASK_TIME_LIMIT_S = 28_800
 
 
 class TaskType(StrEnum):
@@ -94,14 +92,14 @@ class JobSpec:
     team: str
     labels: tuple[str, ...] | None = None
     instructions: str = ""
-    workers_per_item: int = 1
-    task_time_limit_s: int = 300
-    task_lifetime_s: int = 864_000
-    max_concurrent_tasks: int = 10
-    price_per_task: float = 0.0
+    workers_per_item: int = terms.WORKERS_PER_ITEM.default
+    task_time_limit_s: int = terms.TASK_TIME_LIMIT_S.default
+    task_lifetime_s: int = terms.TASK_LIFETIME_S.default
+    max_concurrent_tasks: int = terms.MAX_CONCURRENT_TASKS.default
+    price_per_task: float = terms.PRICE_PER_TASK
     proposals: str | None = None
     subset: Subset | None = None
-    verification_categories: tuple[str, ...] = ("correct", "incorrect")
+    verification_categories: tuple[str, ...] = terms.VERIFICATION_CATEGORIES
     label_attribute: str | None = None  # default: the job name, as the Ground Truth console does
 
 
@@ -148,18 +146,15 @@ def create_job(session: Session, spec: JobSpec, *, created_by: int | None = None
 
 
 def _check_terms(spec: JobSpec, task_type: TaskType) -> None:
-    whole_numbers = {
-        "workers per item": (spec.workers_per_item, 1, None),
-        "task time limit (seconds)": (spec.task_time_limit_s, 1, MAX_TASK_TIME_LIMIT_S),
-        "task lifetime (seconds)": (spec.task_lifetime_s, 1, None),
-        "max concurrent tasks per worker": (spec.max_concurrent_tasks, 1, None),
-    }
-    for what, (value, low, high) in whole_numbers.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-            high is not None and value > high
-        ):
-            bounds = f"between {low} and {high}" if high else f"at least {low}"
-            raise InputError(f"{what} must be a whole number {bounds}, not {value!r}")
+    whole_numbers = (
+        (terms.WORKERS_PER_ITEM, spec.workers_per_item),
+        (terms.TASK_TIME_LIMIT_S, spec.task_time_limit_s),
+        (terms.TASK_LIFETIME_S, spec.task_lifetime_s),
+        (terms.MAX_CONCURRENT_TASKS, spec.max_concurrent_tasks),
+    )
+    for term, value in whole_numbers:
+        if problem := term.problem(value):
+            raise InputError(problem)
     price = spec.price_per_task
     if isinstance(price, bool) or not isinstance(price, int | float) or not (
         math.isfinite(price) and price >= 0
@@ -183,10 +178,7 @@ def _check_terms(spec: JobSpec, task_type: TaskType) -> None:
 
 def _label_attribute(spec: JobSpec) -> str:
     attribute = spec.label_attribute or spec.name
-    try:
-        check_attribute(attribute)
-    except ValueError as error:
-        raise InputError(str(error)) from None
+    check_attribute(attribute)
     if spec.proposals is not None and attribute == spec.proposals:
         raise InputError(
             f"the job writes its labels under {attribute!r}, which is also where its proposals"
@@ -422,8 +414,9 @@ def _workable(session: Session, job_id: int, now: datetime) -> bool:
     ) is not None
 
 
-def _job_for_worker_query(lock_worker: bool) -> Select[tuple[JobRow, str | None]]:
-    job_id, user_id = bindparam("job"), bindparam("worker")
+def _job_for_worker_query(lock_worker: bool) -> Select[JobRow, str | None]:
+    job_id: BindParameter[int] = bindparam("job")
+    user_id: BindParameter[int] = bindparam("worker")
     member = (
         select(UserRow.username)
         .join(TeamMemberRow, TeamMemberRow.user_id == UserRow.id)

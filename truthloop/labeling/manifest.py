@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from truthloop import formats
@@ -72,7 +72,7 @@ def _records(
 
 def _annotations(session: Session, job: JobRow, item_ids: list[int]) -> dict[int, list[Annotation]]:
     """Per item: the newest proposal, then the job's label."""
-    wanted = [
+    wanted: list[ColumnElement[bool]] = [
         (AnnotationRow.attribute == job.label_attribute) & (AnnotationRow.job_name == job.name)
     ]
     if job.proposals is not None:

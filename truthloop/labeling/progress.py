@@ -27,7 +27,9 @@ from truthloop.storage.tables import (
 class JobProgress:
     """Items: `total_items`, `done`. Slots (item × worker): `leased` under a running lease,
     `waiting` for a worker, `submitted`, and `expired` (nobody took them in the task lifetime).
-    Labels stored: `human_labels`, `machine_labels`. `cost` = submitted slots × price."""
+    Items labeled, each once by where its label (its newest, as the output manifest gives it)
+    came from: `human_labels` by people, `machine_labels` by the model; an item a second person
+    labeled counts once. `cost` = submitted slots × price."""
 
     total_items: int
     done: int
@@ -81,13 +83,15 @@ def job_progress(session: Session, job_id: int, *, now: datetime | None = None) 
             func.count().filter(open_slot, TaskRow.available_until <= moment),
         ).where(TaskRow.job_id == job.id)
     ).one()
+    newest = (
+        select(func.max(AnnotationRow.id))
+        .where(AnnotationRow.job_name == job.name, AnnotationRow.attribute == job.label_attribute)
+        .group_by(AnnotationRow.item_id)
+    )
     sources = dict(
         session.execute(
             select(AnnotationRow.source, func.count())
-            .where(
-                AnnotationRow.job_name == job.name,
-                AnnotationRow.attribute == job.label_attribute,
-            )
+            .where(AnnotationRow.id.in_(newest))
             .group_by(AnnotationRow.source)
         )
         .all()

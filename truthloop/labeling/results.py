@@ -74,7 +74,7 @@ class WorkerQuality:
 
 
 def _answers(
-    session: Session, job_id: int, item_ids: Iterable[int] | Select[tuple[int]] | None
+    session: Session, job_id: int, item_ids: Iterable[int] | Select[int] | None
 ) -> list[Answer]:
     query = select(
         SubmissionRow.item_id,

@@ -9,9 +9,11 @@ statements over the tables, which SQLAlchemy runs without the ORM's per-statemen
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     ScalarSelect,
     Table,
@@ -47,7 +49,9 @@ ANNOTATIONS: Table = AnnotationRow.__table__  # type: ignore[assignment]
 # A job id, user id or time, or the bound parameter that stands for one in a prepared statement.
 Param = Any
 
-JOB, WORKER, NOW = bindparam("job"), bindparam("worker"), bindparam("now")
+JOB: BindParameter[int] = bindparam("job")
+WORKER: BindParameter[int] = bindparam("worker")
+NOW: BindParameter[datetime] = bindparam("now")
 
 
 def unseen_and_available(job_id: Param, user_id: Param, now: Param) -> ColumnElement[bool]:

@@ -30,6 +30,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from truthloop.core.job_terms import MAX_CLIENT_ID_CHARS
 from truthloop.core.serialize import value_from_json, value_to_json
 from truthloop.core.types import ImageSize, Value
 from truthloop.errors import InputError, LeaseExpired, NotFound, PermissionDenied
@@ -40,8 +41,6 @@ from truthloop.labeling.jobs import JobStatus, TaskStatus, TaskType, db_time, jo
 from truthloop.labeling.results import Answer, finish_item
 from truthloop.storage.db import Database
 from truthloop.storage.tables import JobRow, TaskRow
-
-MAX_CLIENT_ID_CHARS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +246,7 @@ def _submit(
     return SubmitResult(task_id, job.id, True, False, done)
 
 
-def _locked_task(session: Session, task_id: int, user_id: int) -> Row[Any]:
+def _locked_task(session: Session, task_id: int, user_id: int) -> Row[*tuple[Any, ...]]:
     """The task, locked, with the worker's lease of it and its image size (slots.LOCKED_TASK)."""
     task = session.execute(slots.LOCKED_TASK, {"task": task_id, "worker": user_id}).first()
     if task is None:

@@ -40,6 +40,11 @@ from truthloop.errors import InputError, TrainingError, UnknownLabel
 ImageLoader = Callable[[str], Image.Image]
 """Gives the RGB image a record's `uri` points to (storage supplies it); raises on a bad image."""
 
+# Images decoded and predicted together, by every caller of `predict` (batch prediction,
+# evaluation) and inside the built-in models: full-size photos held at once bound the memory.
+# A prediction does not depend on it (the built-in nets give the same bits at 16 and 32).
+PREDICT_BATCH = 16
+
 
 class Task(StrEnum):
     CLASSIFICATION = "classification"
@@ -90,9 +95,20 @@ ProgressCallback = Callable[[TrainProgress], None]
 
 
 class ModelBackend(Protocol):
-    """What the rest of truthloop may ask of a model."""
+    """What the rest of truthloop may ask of a model.
 
-    task: Task
+    `min_images` is the fewest labeled images `fit` trains on: the registry checks a training
+    set against it before it records a version. `report_` is what the last `fit` did. (Read-only
+    here, so a plain attribute or a property meets them.)"""
+
+    @property
+    def task(self) -> Task: ...
+
+    @property
+    def min_images(self) -> int: ...
+
+    @property
+    def report_(self) -> TrainReport: ...
 
     def fit(
         self,

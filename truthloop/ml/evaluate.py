@@ -34,6 +34,7 @@ from truthloop.core.metrics import (
 )
 from truthloop.core.types import Box, Boxes, Classification, ImageRecord, MultiLabel, Value
 from truthloop.ml.backend import (
+    PREDICT_BATCH,
     Example,
     ImageLoader,
     ModelBackend,
@@ -42,8 +43,6 @@ from truthloop.ml.backend import (
     decode,
     target_of,
 )
-
-_BATCH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +83,8 @@ def evaluate(model: ModelBackend, records: Sequence[ImageRecord], load: ImageLoa
     decoded, skipped = decode(found, load)
     truths = [target for _, target in decoded]
     predictions: list[Value] = []
-    for i in range(0, len(decoded), _BATCH):
-        predictions += model.predict([image for image, _ in decoded[i : i + _BATCH]])
+    for i in range(0, len(decoded), PREDICT_BATCH):
+        predictions += model.predict([image for image, _ in decoded[i : i + PREDICT_BATCH]])
     if task is Task.DETECTION:
         sizes = [image.size for image, _ in decoded]
         result = _detection(truths, predictions, sizes)

@@ -46,7 +46,7 @@ def export_module(module: nn.Module, path: Path, decoding: Decoding, device: tor
         torch.onnx.export(
             module,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # the stubs name paths only; a file object works
             dynamo=False,
             input_names=[INPUT_NAME],
             dynamic_axes={INPUT_NAME: {0: "batch"}},

@@ -6,33 +6,40 @@ predict over a dataset, export.
     evaluate_version(project, "logos.v1", "logos-test").map50
     compare_versions(project, "logos.v1", "logos.v2", "logos-test").rows()
 
-Training records the version TRAINING_IN_PROGRESS before any work, writes the artifact under
-a new key, evaluates it on the test set, and only then marks it TRAINING_COMPLETED. If training
-raises, the version is marked TRAINING_FAILED with the reason. If the trainer process dies
-instead, its heartbeat stops, and the next training or listing marks the version FAILED (see
-`truthloop.ml.heartbeat`). Earlier versions' artifacts are only ever read.
+Every caller that trains goes through here: `train_version` on a stored dataset (evaluated on
+its test set), `train_records` on records as given (automated labeling: recorded without an
+evaluation, from the previous round's version when there is one). Either way, training
+records the version TRAINING_IN_PROGRESS before any work, writes the artifact under a new key
+named after the version, evaluates it on the test set (`train_version`), and only then marks it
+TRAINING_COMPLETED. If training raises, the version is marked TRAINING_FAILED with the reason.
+If the trainer process dies instead, its heartbeat stops, and the next training or listing
+marks the version FAILED (see `truthloop.ml.heartbeat`). Earlier versions' artifacts are only
+ever read.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 from sqlalchemy.exc import IntegrityError
+from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 from truthloop.core.types import ImageRecord, Value
 from truthloop.errors import InputError, ModelError
 from truthloop.ml.backend import (
+    PREDICT_BATCH,
     ModelBackend,
     ProgressCallback,
     Task,
     TrainProgress,
     TrainReport,
+    check_training_set,
 )
 from truthloop.ml.evaluate import Evaluation, evaluate
 from truthloop.ml.heartbeat import Heartbeat, fail_abandoned_trainings, this_trainer
@@ -57,8 +64,6 @@ from truthloop.ml.versions import (
 from truthloop.storage import datasets as store
 from truthloop.storage.project import Project
 from truthloop.storage.tables import utcnow
-
-_PREDICT_BATCH = 16
 
 
 def default_backend(task: Task, epochs: int | None = None) -> ModelBackend:
@@ -110,38 +115,106 @@ def train_version(
     """
     task = Task(task)
     fail_abandoned_trainings(project)
-    parent = get_version(project, from_version) if from_version is not None else None
-    if parent is not None and parent.task is not task:
-        raise ModelError(
-            f"cannot train a {task.value} model from {parent.name}, a {parent.task.value} model"
-        )
+    parent = _parent(project, from_version, task)
     with tempfile.TemporaryDirectory(prefix="truthloop-train-") as folder:
         scratch = Path(folder)
         init_from = fetch_artifact(project, parent, scratch / "parent") if parent else None
         backend = _backend(task, epochs, model, parent, init_from)
-        if backend.task is not task:
-            raise ModelError(f"the model given does {backend.task.value}, not {task.value}")
         data = training_set(
-            project,
-            task,
-            dataset,
-            test_dataset=test_dataset,
-            min_images=int(getattr(backend, "min_images", 1)),
+            project, task, dataset, test_dataset=test_dataset, min_images=backend.min_images
         )
-        name = _record_version(project, model_project, backend, parent, dataset, test_dataset, data)
-        with Heartbeat(project, name):
-            try:
-                started = time.perf_counter()
-                backend.fit(
-                    data.train,
-                    project.load_image,
-                    labels=data.labels,
-                    validation=data.validation,
-                    init_from=init_from,
-                    progress=progress,
-                )
-                uri = save_artifact(project, backend, artifact_key(model_project, name), scratch)
-                report: TrainReport = backend.report_  # type: ignore[attr-defined]
+        return _fit_recorded(
+            project, model_project, backend, parent, data, dataset=dataset,
+            test_dataset=test_dataset, init_from=init_from, scratch=scratch, progress=progress,
+        ).version
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedVersion:
+    """A version just trained, and its model as `fit` left it (not read back from the
+    artifact)."""
+
+    version: ModelVersion
+    model: ModelBackend
+
+
+def train_records(
+    project: Project,
+    model_project: str,
+    records: Sequence[ImageRecord],
+    *,
+    task: Task | str,
+    labels: Sequence[str],
+    dataset: str,
+    from_version: str | None = None,
+    epochs: int | None = None,
+    model: ModelBackend | None = None,
+    about: Mapping[str, Any] | None = None,
+) -> TrainedVersion:
+    """Train the next version of `model_project` on `records` as given, every one of them
+    (the model calibrates on a share it holds out), and record it TRAINING_COMPLETED without
+    evaluating it: a caller that judges the model itself (automated labeling, on its own
+    validation set) has no test set to give. `dataset` names where the records came from;
+    `about` joins the training report (a job and its iteration, say). The model, starting
+    weights, failures and the heartbeat are as for `train_version`."""
+    task = Task(task)
+    fail_abandoned_trainings(project)
+    parent = _parent(project, from_version, task)
+    with tempfile.TemporaryDirectory(prefix="truthloop-train-") as folder:
+        scratch = Path(folder)
+        init_from = fetch_artifact(project, parent, scratch / "parent") if parent else None
+        backend = _backend(task, epochs, model, parent, init_from)
+        check_training_set(records, task, labels, backend.min_images)
+        data = TrainingSet(tuple(records), (), (), tuple(labels), test_source="")
+        return _fit_recorded(
+            project, model_project, backend, parent, data, dataset=dataset, test_dataset=None,
+            init_from=init_from, scratch=scratch, evaluated=False, about=about,
+        )
+
+
+def _parent(project: Project, name: str | None, task: Task) -> ModelVersion | None:
+    parent = get_version(project, name) if name is not None else None
+    if parent is not None and parent.task is not task:
+        raise ModelError(
+            f"cannot train a {task.value} model from {parent.name}, a {parent.task.value} model"
+        )
+    return parent
+
+
+def _fit_recorded(
+    project: Project,
+    model_project: str,
+    backend: ModelBackend,
+    parent: ModelVersion | None,
+    data: TrainingSet,
+    *,
+    dataset: str,
+    test_dataset: str | None,
+    init_from: Path | None,
+    scratch: Path,
+    progress: ProgressCallback | None = None,
+    evaluated: bool = True,
+    about: Mapping[str, Any] | None = None,
+) -> TrainedVersion:
+    """Record the version TRAINING_IN_PROGRESS, fit `backend` on `data` under a heartbeat,
+    write its artifact under the version's name, evaluate it on `data.test` (when
+    `evaluated`) and mark it TRAINING_COMPLETED; or TRAINING_FAILED, with why."""
+    name = _record_version(project, model_project, backend, parent, dataset, test_dataset, data)
+    with Heartbeat(project, name):
+        try:
+            started = time.perf_counter()
+            backend.fit(
+                data.train,
+                project.load_image,
+                labels=data.labels,
+                validation=data.validation,
+                init_from=init_from,
+                progress=progress,
+            )
+            uri = save_artifact(project, backend, artifact_key(model_project, name), scratch)
+            report = backend.report_
+            evaluation = None
+            if evaluated:
                 if progress:
                     progress(
                         TrainProgress(
@@ -149,17 +222,16 @@ def train_version(
                         )
                     )
                 evaluation = evaluate(backend, data.test, project.load_image)
-                return _complete(
-                    project, name, uri, evaluation, _report_json(report, evaluation, data, started)
-                )
-            except BaseException as error:
-                _fail(project, name, f"{type(error).__name__}: {error}")
-                if not isinstance(error, Exception):
-                    raise
-                raise ModelError(
-                    f"training {name} failed ({type(error).__name__}: {error}); it is marked"
-                    " TRAINING_FAILED and earlier versions are untouched"
-                ) from error
+            summary = {**_report_json(report, evaluation, data, started), **(about or {})}
+            return TrainedVersion(_complete(project, name, uri, evaluation, summary), backend)
+        except BaseException as error:
+            _fail(project, name, f"{type(error).__name__}: {error}")
+            if not isinstance(error, Exception):
+                raise
+            raise ModelError(
+                f"training {name} failed ({type(error).__name__}: {error}); it is marked"
+                " TRAINING_FAILED and earlier versions are untouched"
+            ) from error
 
 
 def _backend(
@@ -174,6 +246,8 @@ def _backend(
         model = fresh_like(backend_class(parent.backend).load(init_from))
     if model is None:
         return default_backend(task, epochs)
+    if model.task is not task:
+        raise ModelError(f"the model given does {model.task.value}, not {task.value}")
     return model if epochs is None else fresh_like(model, epochs=epochs)
 
 
@@ -195,22 +269,20 @@ def _record_version(
         "labels": list(data.labels),
         "trainer": this_trainer(),
     }
-    conflicts = 0
-    while True:
-        try:
-            with project.db.session(immediate=True) as session:
-                return add_version(session, model_project, parent=parent, **fields).name
-        except IntegrityError:
-            # Another trainer took the same number at the same moment (PostgreSQL); take the next.
-            conflicts += 1
-            if conflicts == 3:
-                raise
+
+    # Another trainer may take the same number at the same moment (PostgreSQL): take the next.
+    @retry(retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(3), reraise=True)
+    def add() -> str:
+        with project.db.session(immediate=True) as session:
+            return add_version(session, model_project, parent=parent, **fields).name
+
+    return add()
 
 
 def _report_json(
-    report: TrainReport, evaluation: Evaluation, data: TrainingSet, started: float
+    report: TrainReport, evaluation: Evaluation | None, data: TrainingSet, started: float
 ) -> dict[str, Any]:
-    return {
+    trained = {
         "images": report.images,
         "calibration_images": report.calibration_images,
         "skipped": [{"uri": s.uri, "reason": s.reason} for s in report.skipped],
@@ -220,6 +292,11 @@ def _report_json(
         "final_loss": report.final_loss,
         "ece_before": report.ece_before,
         "ece_after": report.ece_after,
+    }
+    if evaluation is None:
+        return trained
+    return {
+        **trained,
         "test_images": evaluation.testing_images,
         "test_skipped": [{"uri": s.uri, "reason": s.reason} for s in evaluation.skipped],
         "test": data.test_source,
@@ -227,14 +304,14 @@ def _report_json(
 
 
 def _complete(
-    project: Project, name: str, uri: str, evaluation: Evaluation, report: dict[str, Any]
+    project: Project, name: str, uri: str, evaluation: Evaluation | None, report: dict[str, Any]
 ) -> ModelVersion:
     with project.session() as session:
         row = version_row(session, name)
         now = utcnow()
         row.status = VersionStatus.TRAINING_COMPLETED.value
         row.artifact_uri = uri
-        row.metrics = evaluation.to_json()
+        row.metrics = evaluation.to_json() if evaluation is not None else None
         row.training_report = report
         row.training_ended_at = row.updated_at = now
         session.flush()
@@ -353,7 +430,7 @@ def predict_dataset(
     dataset: str,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[ItemPrediction]:
-    """The version's prediction for every item of `dataset`, in item order, `_PREDICT_BATCH`
+    """The version's prediction for every item of `dataset`, in item order, `PREDICT_BATCH`
     images at a time; `progress(done)` after each batch. Any trained version works, started or
     not: batch prediction does not go through the served model's status."""
     _, model = trained_model(project, version)
@@ -362,9 +439,23 @@ def predict_dataset(
         items = [
             (item_id, record.uri) for item_id, record in store.iter_records(session, dataset_id)
         ]
+    yield from predict_items(project, model, items, progress=progress)
+
+
+def predict_items(
+    project: Project,
+    model: ModelBackend,
+    items: Sequence[tuple[int, str]],
+    *,
+    batch_size: int = PREDICT_BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[ItemPrediction]:
+    """The model's prediction for each (item id, image URI), in order, `batch_size` images at
+    a time; an image that cannot be read gets no value and the reason. `progress(done)` after
+    each batch."""
     done = 0
-    for start in range(0, len(items), _PREDICT_BATCH):
-        batch = items[start : start + _PREDICT_BATCH]
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
         images: dict[int, Image.Image] = {}
         failed: dict[int, str] = {}
         for item_id, uri in batch:
@@ -372,7 +463,9 @@ def predict_dataset(
                 images[item_id] = project.load_image(uri)
             except UNREADABLE as error:
                 failed[item_id] = str(error) or type(error).__name__
-        values = dict(zip(images, model.predict(list(images.values())), strict=True))
+        values = (
+            dict(zip(images, model.predict(list(images.values())), strict=True)) if images else {}
+        )
         for item_id, uri in batch:
             yield ItemPrediction(item_id, uri, values.get(item_id), failed.get(item_id))
         done += len(batch)

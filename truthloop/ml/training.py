@@ -29,6 +29,7 @@ from truthloop.core.types import ImageRecord, Value
 from truthloop.errors import ModelError, NotFound, TrainingError
 from truthloop.ml import onnx as onnx_export
 from truthloop.ml.backend import (
+    PREDICT_BATCH,
     ImageLoader,
     ProgressCallback,
     SkippedImage,
@@ -53,7 +54,6 @@ MIN_IMAGES_TO_HOLD_OUT = 10
 # fitted to a model trained the same way on most of the same images (scikit-learn's
 # CalibratedClassifierCV(ensemble=False) refits the same way).
 REFIT_BELOW = 60
-_PREDICT_BATCH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +178,8 @@ class TorchModel(ABC):
 
     def predict(self, images: Sequence[Image.Image]) -> list[Value]:
         values: list[Value] = []
-        for i in range(0, len(images), _PREDICT_BATCH):
-            batch, placed = letterbox_batch(images[i : i + _PREDICT_BATCH], self.image_size)
+        for i in range(0, len(images), PREDICT_BATCH):
+            batch, placed = letterbox_batch(images[i : i + PREDICT_BATCH], self.image_size)
             values += self.decoding_.values(self._outputs(batch), placed)
         return values
 
@@ -208,7 +208,10 @@ class TorchModel(ABC):
         model.labels_ = decoding.labels
         model.decoding_ = decoding
         model.device_ = pick_device(model.device)
-        model.net_ = net.to(model.device_, memory_format=torch.channels_last).eval()
+        # torch's stubs leave out the memory_format that Module.to takes.
+        model.net_ = net.to(  # type: ignore[call-overload]
+            model.device_, memory_format=torch.channels_last
+        ).eval()
         return model
 
     def export_onnx(self, path: Path) -> None:
@@ -261,7 +264,10 @@ class TorchModel(ABC):
             net = self._build(len(self.labels_))
             if start is not None:
                 _load_mapped(net, start, self.labels_, self.label_rows)
-            self.net_ = net.to(self.device_, memory_format=torch.channels_last)
+            # torch's stubs leave out the memory_format that Module.to takes.
+            self.net_ = net.to(  # type: ignore[call-overload]
+                self.device_, memory_format=torch.channels_last
+            )
             data = self._training_data(decoded, self.labels_)
             epochs, loss = self._train(data, len(decoded), skipped, progress, phase)
         self.net_.eval()

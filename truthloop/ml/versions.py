@@ -127,7 +127,7 @@ class ModelVersion:
 # ---- rows ----------------------------------------------------------------------------------
 
 
-def _versions() -> Select[tuple[ModelVersionRow, str, str | None]]:
+def _versions() -> Select[ModelVersionRow, str, str | None]:
     parent = aliased(ModelVersionRow)
     return (
         select(ModelVersionRow, ModelProjectRow.name, parent.name)

@@ -15,6 +15,7 @@ from math import cos, pi, sin
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageFilter
 
 from truthloop.core.types import Box
@@ -79,7 +80,7 @@ class _Canvas:
 
     def __init__(self, pixels: np.ndarray):
         self.pixels = pixels
-        self.owner = np.full(pixels.shape[:2], _EMPTY, dtype=np.int16)
+        self.owner: NDArray[np.int16] = np.full(pixels.shape[:2], _EMPTY, dtype=np.int16)
         self.classes: list[int] = []
         self.full: list[int] = []
         self.visible: list[int] = []

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from truthloop.core.correctness import is_correct, matched_ious
+from truthloop.core.effort import manual_seconds
 from truthloop.core.serialize import value_from_json
 from truthloop.core.types import Boxes, Source, Value
 from truthloop.errors import InputError
@@ -27,7 +28,7 @@ from truthloop.labeling.autolabel import (
 from truthloop.labeling.autolabel_model import MODEL_TASKS
 from truthloop.ml.backend import target_of
 from truthloop.ml.training_sets import read_dataset
-from truthloop.sim.workforce import SimulatedWorkforce, WorkerProfile, manual_seconds
+from truthloop.sim.workforce import SimulatedWorkforce, WorkerProfile
 from truthloop.storage.project import Project
 from truthloop.storage.tables import AnnotationRow, ItemRow, JobItemRow, SubmissionRow
 

@@ -2,10 +2,8 @@
 error rates and the seconds each action takes a person, through the same `next_task` and
 `submit` a person's browser calls — no back door into the tables.
 
-Seconds per action come from the annotation literature (the README's methods section cites
-them): about 7 s to draw a tight box by extreme clicking and 35 s the traditional way
-(Papadopoulos et al., ICCV 2017), 1.6 s to verify a box (Papadopoulos et al., CVPR 2016), a few
-seconds to classify an image.
+Seconds per action come from the human-effort model in `core/effort.py`, which cites its
+sources.
 """
 
 from __future__ import annotations
@@ -13,12 +11,13 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 
 from truthloop.core.correctness import is_correct
+from truthloop.core.effort import ActionSeconds, task_seconds
 from truthloop.core.geometry import clip, iou
 from truthloop.core.types import (
     Box,
@@ -45,24 +44,6 @@ ADJUST_IOU = 0.3
 
 
 @dataclass(frozen=True)
-class ActionSeconds:
-    """Seconds per action, defaults from the annotation literature (README cites them)."""
-
-    draw_box: float = 7.0  # extreme clicking (Papadopoulos et al., ICCV 2017); 35 s traditional
-    verify_box: float = 1.6  # yes/no on a proposed box (Papadopoulos et al., CVPR 2016)
-    adjust_box: float = 5.0  # move/resize a proposed box
-    classify: float = 3.0  # pick the class of an image
-    verify_label: float = 1.6  # confirm/reject an image-level proposal
-    overhead: float = 1.0  # per task: look at the image, submit
-
-    # Drawing a box the traditional way (Papadopoulos et al., ICCV 2017).
-    TRADITIONAL_DRAW_BOX = 35.0
-
-    def box_seconds(self, traditional: bool) -> float:
-        return self.TRADITIONAL_DRAW_BOX if traditional else self.draw_box
-
-
-@dataclass(frozen=True)
 class WorkerProfile:
     username: str
     class_error_rate: float = 0.02  # chance of a wrong class (or verdict)
@@ -78,23 +59,6 @@ class WorkSummary:
     seconds: float  # simulated human seconds spent
     per_worker: Mapping[str, float]
     actions: Mapping[str, int]  # e.g. {"draw_box": 12, "verify_box": 30, ...}
-
-
-def manual_seconds(
-    truth_values: Iterable[Value],
-    seconds: ActionSeconds = ActionSeconds(),
-    *,
-    traditional_boxes: bool = False,
-) -> float:
-    """What labeling these from scratch by hand would cost, in the workers' seconds."""
-    total = 0.0
-    for value in truth_values:
-        total += seconds.overhead
-        if isinstance(value, Boxes):
-            total += len(value.boxes) * seconds.box_seconds(traditional_boxes)
-        else:
-            total += seconds.classify
-    return total
 
 
 @dataclass
@@ -141,7 +105,7 @@ class SimulatedWorkforce:
         """Answer the job's tasks, worker after worker, until none waits (or `max_tasks`)."""
         with self.project.session() as session:
             job_id = get_job(session, job).id
-        per_worker: Counter[str] = Counter()
+        per_worker: dict[str, float] = {}
         actions: Counter[str] = Counter()
         tasks = 0
         idle = 0
@@ -166,7 +130,7 @@ class SimulatedWorkforce:
                 seconds=round(spent, 3),
             )
             tasks += 1
-            per_worker[worker.username] += spent
+            per_worker[worker.username] = per_worker.get(worker.username, 0.0) + spent
             actions.update(answer.actions)
         return WorkSummary(tasks, sum(per_worker.values()), dict(per_worker), dict(actions))
 
@@ -244,7 +208,7 @@ class SimulatedWorkforce:
     def _verify(self, task: TaskView, truth: Value, worker: WorkerProfile) -> _Answer:
         proposal = task.proposals
         agree, reject = task.verification_categories[0], task.verification_categories[1]
-        right = type(proposal) is type(truth) and is_correct(proposal, truth)  # type: ignore[arg-type]
+        right = type(proposal) is type(truth) and is_correct(proposal, truth)
         if self._rng.random() < worker.class_error_rate:
             right = not right
         boxes = len(proposal.boxes) if isinstance(proposal, Boxes) else 0
@@ -287,22 +251,14 @@ class SimulatedWorkforce:
 def _choosing(answer: Classification | MultiLabel, proposal: Value | None) -> Counter[str]:
     """A suggested label the worker agrees with is accepted at a glance; otherwise they
     classify the image themselves."""
-    if type(proposal) is type(answer) and is_correct(proposal, answer):  # type: ignore[arg-type]
+    if type(proposal) is type(answer) and is_correct(proposal, answer):
         return Counter(verify_label=1)
     return Counter(classify=1)
 
 
 def _seconds(actions: Counter[str], worker: WorkerProfile) -> float:
     """What the actions took this worker, the task's overhead included."""
-    table = worker.seconds
-    per_action = {
-        "draw_box": table.box_seconds(worker.traditional_boxes),
-        "verify_box": table.verify_box,
-        "adjust_box": table.adjust_box,
-        "classify": table.classify,
-        "verify_label": table.verify_label,
-    }
-    return table.overhead + sum(n * per_action[action] for action, n in actions.items())
+    return task_seconds(actions, worker.seconds, traditional_boxes=worker.traditional_boxes)
 
 
 def _label(value: Value) -> str:
@@ -324,10 +280,8 @@ def _describe(truth: Value) -> str:
 
 
 __all__ = [
-    "ActionSeconds",
     "SimulatedWorkforce",
     "Truth",
     "WorkSummary",
     "WorkerProfile",
-    "manual_seconds",
 ]

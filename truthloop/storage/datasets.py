@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import psycopg
 from sqlalchemy import Connection, Row, delete, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -25,7 +23,7 @@ from truthloop.core.types import (
     Value,
     label_names,
 )
-from truthloop.errors import AlreadyExists, NotFound
+from truthloop.errors import AlreadyExists, Conflict, NotFound
 from truthloop.storage.db import json_text
 from truthloop.storage.tables import (
     AnnotationRow,
@@ -49,7 +47,12 @@ class NewItem:
 class LabelCounts:
     """What one label attribute holds (`None`: annotations imported without one). Counted
     apart because a dataset holds several labelings of the same images (the imported truth, a
-    job's answers, a model's proposals) and counts summed across them describe none of them."""
+    job's answers, a model's proposals) and counts summed across them describe none of them.
+
+    An image counts once, by its label: its newest annotation under the attribute, as a job's
+    output manifest gives it. A second person's label of the same image (a disputed validation
+    item) or a person's correction of a model's label replaces the first, so `sources` (images
+    by where their label came from) adds up to `images`."""
 
     attribute: str | None
     images: int
@@ -230,12 +233,15 @@ def store_rows(session: Session, dataset_id: int, items: Sequence[ItemRows]) -> 
     try:
         with session.begin_nested():
             return _store_rows(session.connection(), dataset_id, items)
-    except (IntegrityError, DBAPIError, sqlite3.IntegrityError, psycopg.IntegrityError) as error:
+    except _integrity_errors(session) as error:
         raise Conflict(str(error).splitlines()[0]) from error
 
 
-class Conflict(Exception):
-    """A row broke a unique constraint (the same image twice); nothing of the batch was stored."""
+def _integrity_errors(session: Session) -> tuple[type[Exception], ...]:
+    """What a broken unique constraint raises: SQLAlchemy's error, or the driver's own (sqlite3's,
+    psycopg's) from a raw `executemany` or `COPY`. The driver is looked up only on an error, so
+    listing datasets never imports psycopg."""
+    return (IntegrityError, DBAPIError, session.get_bind().dialect.loaded_dbapi.IntegrityError)
 
 
 def _store_rows(connection: Connection, dataset_id: int, items: Sequence[ItemRows]) -> list[int]:
@@ -465,7 +471,7 @@ def summarize(session: Session, dataset: DatasetRow) -> DatasetSummary:
                AnnotationRow.value, AnnotationRow.source)
         .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
         .where(ItemRow.dataset_id == dataset.id)
-        .order_by(AnnotationRow.attribute, AnnotationRow.item_id)
+        .order_by(AnnotationRow.attribute, AnnotationRow.item_id, AnnotationRow.id)
         .execution_options(yield_per=5000)
     )
     counts: dict[str | None, _Tally] = {}
@@ -475,8 +481,8 @@ def summarize(session: Session, dataset: DatasetRow) -> DatasetSummary:
         counts[name].counts(name) for name in sorted(counts, key=lambda a: (a is not None, a))
     )
     sources: Counter[str] = Counter()
-    for labeling in attributes:
-        sources.update(labeling.sources)
+    for tally in counts.values():
+        sources.update(tally.annotations)
     return DatasetSummary(
         name=dataset.name,
         items=sum(per_split.values()),
@@ -490,28 +496,38 @@ def summarize(session: Session, dataset: DatasetRow) -> DatasetSummary:
 
 @dataclass
 class _Tally:
-    """One attribute's counts, fed its annotations in item order (so that an image is counted
-    once per label without holding every item's id)."""
+    """One attribute's counts, fed its annotations in item order and each item's in the order
+    they were made (so that an image is counted once, by its newest annotation, without
+    holding every item's id). `annotations` counts every annotation, by source."""
 
     items: int = 0
     images: Counter[str] = field(default_factory=Counter)
     objects: Counter[str] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
+    annotations: Counter[str] = field(default_factory=Counter)
     item: int | None = None
-    seen: set[str] = field(default_factory=set)
+    label: tuple[Value, str] | None = None
 
     def add(self, item_id: int, value: Value, source: str) -> None:
         if item_id != self.item:
-            self.item, self.seen = item_id, set()
+            self._count_label()
+            self.item = item_id
             self.items += 1
+        self.label = (value, source)
+        self.annotations[source] += 1
+
+    def _count_label(self) -> None:
+        if self.label is None:
+            return
+        value, source = self.label
+        self.label = None
         self.sources[source] += 1
-        for name in label_names(value):
-            self.objects[name] += 1
-            if name not in self.seen:
-                self.seen.add(name)
-                self.images[name] += 1
+        names = label_names(value)
+        self.objects.update(names)
+        self.images.update(dict.fromkeys(names, 1))
 
     def counts(self, attribute: str | None) -> LabelCounts:
+        self._count_label()
         return LabelCounts(
             attribute=attribute,
             images=self.items,

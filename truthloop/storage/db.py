@@ -22,21 +22,22 @@ That is also why a SQLite project is served by one process (see `truthloop serve
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from truthloop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -46,7 +47,7 @@ def json_text(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (the portal) go on while a writer (an import) works; a busy writer waits
     # instead of failing; foreign keys are off by default in SQLite.
@@ -66,7 +67,7 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _sqlite_begin_at_first_write(  # type: ignore[no-untyped-def]
+def _sqlite_begin_at_first_write(
     connection: Connection, cursor, statement: str, *_args
 ) -> None:
     dbapi_connection = connection.connection.dbapi_connection
@@ -110,10 +111,30 @@ def create_db_engine(url: str) -> Engine:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # alembic (with mako, pygments) only when it migrates
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
+
+
+def _newest_migration() -> str | None:
+    """The head revision, read from the migration files as alembic would find it: the one no
+    other names as its `down_revision`. None when the files are not one plain line of history
+    (alembic then decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("[!_]*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision = re.findall(r'^revision\b[^=]*=\s*"([^"]+)"\s*$', source, re.MULTILINE)
+        down = re.findall(r'^down_revision\b[^=]*=\s*(.*)$', source, re.MULTILINE)
+        if len(revision) != 1 or len(down) != 1:
+            return None
+        revisions.add(revision[0])
+        parents.update(re.findall(r'"([^"]+)"', down[0]))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
 
 
 class Database:
@@ -134,23 +155,44 @@ class Database:
         return self.engine.dialect.name
 
     def upgrade(self, revision: str = "head") -> None:
+        if revision == "head" and self._at_head():
+            return  # the usual case, told without importing alembic (a command starts faster)
+        from alembic import command
+
         with self.engine.begin() as connection:
             config = alembic_config(self.engine)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
 
     def downgrade(self, revision: str) -> None:
+        from alembic import command
+
         with self.engine.begin() as connection:
             config = alembic_config(self.engine)
             config.attributes["connection"] = connection
             command.downgrade(config, revision)
 
     def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(alembic_config(self.engine)).get_current_head()
+
+    def _at_head(self) -> bool:
+        """Whether the database already holds the newest revision of the migration files."""
+        head = _newest_migration()
+        if head is None:
+            return False
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return False
+            stored = connection.execute(text("SELECT version_num FROM alembic_version"))
+            return stored.scalars().all() == [head]
 
     @contextmanager
     def session(self, *, immediate: bool = False) -> Iterator[Session]:

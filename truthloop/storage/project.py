@@ -10,15 +10,18 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from truthloop.config import Settings
 from truthloop.errors import ConfigError, ImageError
-from truthloop.formats.images import check_bytes, decode
 from truthloop.storage.blobs import BlobStore, open_uri
 from truthloop.storage.db import Database
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class Project:
@@ -76,6 +79,8 @@ class Project:
         except OSError as error:
             reason = error.strerror or type(error).__name__
             raise ImageError(f"cannot read the image: {reason}", path=name) from None
+        from truthloop.formats.images import check_bytes  # Pillow, only where images are read
+
         check_bytes(size, limit, name)
         return data
 
@@ -84,6 +89,8 @@ class Project:
     ) -> Image.Image:
         """An item's image decoded to RGB under the project's image limits (with `fit`, shrunk
         to a thumbnail); an ImageError naming it `name` (its URI by default) otherwise."""
+        from truthloop.formats.images import decode
+
         return decode(
             self.read_image_bytes(uri, name),
             max_pixels=self.settings.max_image_pixels,
@@ -106,4 +113,18 @@ def _settings(home: Path | str | None, overrides: dict[str, object]) -> Settings
     values = {k: v for k, v in overrides.items() if v is not None}
     if home is not None:
         values["home"] = Path(home)
-    return Settings(**values)  # type: ignore[arg-type]
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_settings_problems(error)) from None
+
+
+def _settings_problems(error: ValidationError) -> str:
+    """Each refused setting named as the environment sets it, with what is wrong (never its
+    value: a password or a database URL would end up in a log)."""
+    problems = []
+    for problem in error.errors():
+        name = ".".join(map(str, problem["loc"]))
+        reason = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"TRUTHLOOP_{name.upper()} ({name}): {reason}")
+    return "settings not valid: " + "; ".join(problems)

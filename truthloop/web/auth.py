@@ -15,9 +15,11 @@ import hmac
 import os
 import secrets
 
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from truthloop.errors import CsrfRejected
 from truthloop.people.sessions import SESSION_LIFETIME, end_session, start_session
 from truthloop.storage.project import Project
 from truthloop.storage.tables import UserRow
@@ -27,14 +29,6 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_COOKIE = "truthloop_session"
 SESSION_MAX_AGE_S = int(SESSION_LIFETIME.total_seconds())
-
-
-class NotSignedIn(Exception):
-    """No valid session or API token; pages redirect to the sign-in form, the API answers 401."""
-
-
-class CsrfRejected(Exception):
-    """A state-changing request made with the session cookie but without its CSRF token."""
 
 
 def secret_key(project: Project) -> str:
@@ -81,8 +75,8 @@ def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if header is None:
         return None
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+    scheme, token = get_authorization_scheme_param(header)
+    return token if scheme.lower() == "bearer" else ""
 
 
 async def csrf_protect(request: Request) -> None:

@@ -2,6 +2,10 @@
 script, no stylesheet rule and nothing fetched, so they pass the portal's content security
 policy and show with scripts off. Every text in them is a number or a fixed word, escaped
 anyway.
+
+Their shapes carry classes of their own (`chart-bar`, `axis`), never one the portal's
+stylesheet styles: a page rule such as `.bar { height: 8px }` outranks an SVG attribute and
+once drew every bar as a strip at its value instead of a bar rising from the axis.
 """
 
 from __future__ import annotations
@@ -33,20 +37,23 @@ def _x(i: int, n: int) -> float:
     return LEFT + span * (i + 0.5) / max(n, 1)
 
 
-def _y(value: float, top: float) -> float:
+def _y(value: float, low: float, top: float) -> float:
+    """Where `value` lies on an axis from `low` (the plot's bottom) to `top`."""
     span = HEIGHT - TOP - BOTTOM
-    return HEIGHT - BOTTOM - span * (value / top if top > 0 else 0.0)
+    return HEIGHT - BOTTOM - span * ((value - low) / (top - low) if top > low else 0.0)
 
 
-def _frame(title: str, top: float, numbers: Sequence[int], percent: bool) -> list[str]:
+def _frame(
+    title: str, low: float, top: float, numbers: Sequence[int], percent: bool
+) -> list[str]:
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}"'
         f' height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
     for step in range(5):
-        value = top * step / 4
-        y = _y(value, top)
+        value = low + (top - low) * step / 4
+        y = _y(value, low, top)
         label = f"{value:.0%}" if percent else f"{value:.3g}"
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"'
@@ -54,6 +61,11 @@ def _frame(title: str, top: float, numbers: Sequence[int], percent: bool) -> lis
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11"'
             f' fill="#555">{escape(label)}</text>'
         )
+    axis = _y(0.0, low, top)
+    parts.append(
+        f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{axis:.1f}" y2="{axis:.1f}"'
+        ' stroke="#888" stroke-width="1"/>'
+    )
     for i, number in enumerate(numbers):
         parts.append(
             f'<text x="{_x(i, len(numbers)):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle"'
@@ -78,9 +90,14 @@ def _legend(series: Sequence[Series]) -> str:
 
 
 def bar_chart(title: str, numbers: Sequence[int], series: Sequence[Series]) -> Markup:
-    """Bars side by side per iteration, one colour per series."""
-    top = max((v or 0.0 for s in series for v in s.values), default=0.0) or 1.0
-    parts = _frame(title, top, numbers, percent=False)
+    """Bars side by side per iteration, one colour per series, each rising from the axis (0)
+    to its value, or falling below it for a negative one."""
+    drawn = [v for s in series for v in s.values if v is not None]
+    low, top = min([0.0, *drawn]), max([0.0, *drawn])
+    if top == low:
+        top = 1.0
+    parts = _frame(title, low, top, numbers, percent=False)
+    axis = _y(0.0, low, top)
     slot = (WIDTH - LEFT - RIGHT) / max(len(numbers), 1)
     width = slot * 0.8 / max(len(series), 1)
     for k, s in enumerate(series):
@@ -88,11 +105,11 @@ def bar_chart(title: str, numbers: Sequence[int], series: Sequence[Series]) -> M
             if value is None:
                 continue
             x = _x(i, len(numbers)) - slot * 0.4 + k * width
-            y = _y(value, top)
+            end = _y(value, low, top)
             parts.append(
-                f'<rect class="bar" data-series="{escape(s.name)}" data-value="{value:g}"'
-                f' x="{x:.1f}" y="{y:.1f}" width="{width:.1f}"'
-                f' height="{HEIGHT - BOTTOM - y:.1f}" fill="{s.colour}"/>'
+                f'<rect class="chart-bar" data-series="{escape(s.name)}" data-value="{value:g}"'
+                f' x="{x:.1f}" y="{min(axis, end):.1f}" width="{width:.1f}"'
+                f' height="{abs(axis - end):.1f}" fill="{s.colour}"/>'
             )
     parts.append(_legend(series))
     parts.append("</svg>")
@@ -103,16 +120,16 @@ def line_chart(
     title: str, numbers: Sequence[int], series: Sequence[Series], *, target: float | None = None
 ) -> Markup:
     """Lines over iterations on a 0-100 % axis; a dashed line at `target`."""
-    parts = _frame(title, 1.0, numbers, percent=True)
+    parts = _frame(title, 0.0, 1.0, numbers, percent=True)
     if target is not None:
-        y = _y(target, 1.0)
+        y = _y(target, 0.0, 1.0)
         parts.append(
             f'<line class="target" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"'
             ' stroke="#333" stroke-dasharray="4 3" stroke-width="1"/>'
         )
     for s in series:
         points = [
-            (_x(i, len(numbers)), _y(v, 1.0)) for i, v in enumerate(s.values) if v is not None
+            (_x(i, len(numbers)), _y(v, 0.0, 1.0)) for i, v in enumerate(s.values) if v is not None
         ]
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)

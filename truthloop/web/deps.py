@@ -13,11 +13,11 @@ from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy.orm import Session
 
 from truthloop import people
-from truthloop.errors import PermissionDenied
+from truthloop.errors import NotSignedIn, PermissionDenied
 from truthloop.storage.db import Database
 from truthloop.storage.project import Project
 from truthloop.storage.tables import UserRow
-from truthloop.web.auth import NotSignedIn, bearer_token, session_secret
+from truthloop.web.auth import bearer_token, session_secret
 
 
 async def get_project(request: Request) -> Project:

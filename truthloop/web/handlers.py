@@ -16,14 +16,15 @@ from starlette.exceptions import HTTPException
 
 from truthloop.errors import (
     AlreadyExists,
+    CsrfRejected,
     InputError,
     InvalidName,
     LeaseExpired,
     NotFound,
+    NotSignedIn,
     PermissionDenied,
     TruthloopError,
 )
-from truthloop.web.auth import CsrfRejected, NotSignedIn
 from truthloop.web.templating import render
 
 STATUS: list[tuple[type[Exception], int]] = [

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
 
+from truthloop.core import job_terms as terms
 from truthloop.core.serialize import value_to_json
 from truthloop.core.types import Box, Boxes, Classification, MultiLabel, Split, Value, Verification
 from truthloop.errors import InputError
@@ -18,12 +19,20 @@ from truthloop.web.text_fields import Label, Line, Text
 LabelName = Annotated[Label, Field(min_length=1, max_length=256)]
 
 
+def _whole(term: terms.WholeNumberTerm) -> Any:
+    """A whole-number field with the term's default and the bounds the service enforces."""
+    return Field(default=term.default, ge=term.low, le=term.high)
+
+
 class AutoLabelTerms(BaseModel):
     """Automated labeling: a model labels what it is sure of, people the rest."""
 
-    target_accuracy: float = Field(default=0.95, ge=0.5, lt=1.0)
+    target_accuracy: float = Field(
+        default=terms.TARGET_ACCURACY, ge=terms.MIN_ACCURACY, lt=1.0
+    )
     confidence: float = Field(
-        default=0.95, ge=0.5, lt=1.0, description="Of the bound on the machine labels' error."
+        default=terms.BOUND_CONFIDENCE, ge=terms.MIN_ACCURACY, lt=1.0,
+        description="Of the bound on the machine labels' error.",
     )
     batch_size: int | None = Field(default=None, ge=1, description="None: a tenth of the items.")
     validation_size: int | None = Field(
@@ -36,7 +45,7 @@ class AutoLabelTerms(BaseModel):
         " threshold back. None: a sixth of the items, or validation_size when that is given.",
     )
     budget: FiniteFloat | None = Field(default=None, gt=0)
-    compute_price_per_hour: FiniteFloat = Field(default=0.0, ge=0)
+    compute_price_per_hour: FiniteFloat = Field(default=terms.COMPUTE_PRICE_PER_HOUR, ge=0)
     sampling: Sampling = Sampling.UNCERTAINTY
     initial_model: Line | None = Field(
         default=None, max_length=160, description="A model version to start from (chaining)."
@@ -60,11 +69,11 @@ class JobCreate(BaseModel):
         default=None, max_length=1000, description="None: the dataset's label set."
     )
     instructions: Text = Field(default="", max_length=100_000, description="Markdown.")
-    workers_per_item: int = Field(default=1, ge=1, le=100)
-    task_time_limit_s: int = Field(default=300, ge=1, le=28_800)
-    task_lifetime_s: int = Field(default=864_000, ge=1)
-    max_concurrent_tasks: int = Field(default=10, ge=1, le=1000)
-    price_per_task: FiniteFloat = Field(default=0.0, ge=0)
+    workers_per_item: int = _whole(terms.WORKERS_PER_ITEM)
+    task_time_limit_s: int = _whole(terms.TASK_TIME_LIMIT_S)
+    task_lifetime_s: int = _whole(terms.TASK_LIFETIME_S)
+    max_concurrent_tasks: int = _whole(terms.MAX_CONCURRENT_TASKS)
+    price_per_task: FiniteFloat = Field(default=terms.PRICE_PER_TASK, ge=0)
     proposals: Line | None = Field(
         default=None, max_length=256, description="Label attribute whose annotations are shown."
     )
@@ -72,7 +81,7 @@ class JobCreate(BaseModel):
     label: Label | None = Field(default=None, max_length=256)
     query: Line | None = Field(default=None, max_length=1000, description="URI substring.")
     verification_categories: list[LabelName] = Field(
-        default=["correct", "incorrect"], min_length=2, max_length=20
+        default=list(terms.VERIFICATION_CATEGORIES), min_length=2, max_length=20
     )
     auto_label: AutoLabelTerms | None = Field(
         default=None, description="Turn automated labeling on (classification and boxes)."
@@ -101,6 +110,10 @@ class JobCreate(BaseModel):
             verification_categories=tuple(self.verification_categories),
         )
 
+    def auto_label_spec(self) -> AutoLabelSpec | None:
+        """The automated labeling terms, None for a job without it."""
+        return self.auto_label.to_spec() if self.auto_label is not None else None
+
 
 class JobForm(BaseModel):
     """The portal's new-job form: text fields, labels and categories comma-separated."""
@@ -111,13 +124,15 @@ class JobForm(BaseModel):
     team: Line = Field(min_length=1, max_length=128)
     labels: Line = Field(default="", max_length=100_000)
     instructions: Text = Field(default="", max_length=100_000)
-    workers_per_item: int = Field(default=1, ge=1, le=100)
-    task_time_limit_s: int = Field(default=300, ge=1, le=28_800)
-    price_per_task: FiniteFloat = Field(default=0.0, ge=0)
+    workers_per_item: int = _whole(terms.WORKERS_PER_ITEM)
+    task_time_limit_s: int = _whole(terms.TASK_TIME_LIMIT_S)
+    price_per_task: FiniteFloat = Field(default=terms.PRICE_PER_TASK, ge=0)
     proposals: Line = Field(default="", max_length=256)
-    verification_categories: Line = Field(default="correct, incorrect", max_length=2000)
+    verification_categories: Line = Field(
+        default=", ".join(terms.VERIFICATION_CATEGORIES), max_length=2000
+    )
     auto_label: bool = False
-    target_accuracy: float = 0.95
+    target_accuracy: float = terms.TARGET_ACCURACY
     pre_annotate: bool = False  # a checkbox sends nothing when cleared; the form checks it
 
     def to_create(self) -> JobCreate:
@@ -329,7 +344,7 @@ Answer = Annotated[
 
 class SubmitRequest(BaseModel):
     client_id: str = Field(
-        min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        min_length=8, max_length=terms.MAX_CLIENT_ID_CHARS, pattern=r"^[A-Za-z0-9_-]+$",
         description="Made by the client (a UUID); a retry with the same id is stored once.",
     )
     answer: Answer

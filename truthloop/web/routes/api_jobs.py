@@ -10,8 +10,8 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from truthloop import labeling
-from truthloop.labeling.autolabel import Iteration, create_autolabel_job, iterations
-from truthloop.storage.project import Project
+from truthloop.labeling.autolabel import Iteration, iterations
+from truthloop.labeling.start import start_job
 from truthloop.web.deps import CurrentUser, ProjectDep, RequireManager, SessionDep
 from truthloop.web.job_schemas import (
     JobCreate,
@@ -39,19 +39,9 @@ def my_jobs(session: SessionDep, user: CurrentUser) -> list[WorkerJobPublic]:
 def create_job(project: ProjectDep, user: RequireManager, body: JobCreate) -> JobPublic:
     """A job whose tasks wait for its team; with `auto_label`, people get a first batch and
     the background worker runs each iteration after it."""
-    job_id = start_job(project, body, user.id)
+    job_id = start_job(project, body.to_spec(), body.auto_label_spec(), created_by=user.id)
     with project.session() as session:
         return JobPublic.of(labeling.get_job(session, job_id))
-
-
-def start_job(project: Project, body: JobCreate, created_by: int) -> int:
-    """Create the job the API call or the portal's form describes; its id."""
-    if body.auto_label is not None:
-        return create_autolabel_job(
-            project, body.to_spec(), body.auto_label.to_spec(), created_by=created_by
-        )
-    with project.session() as session:
-        return labeling.create_job(session, body.to_spec(), created_by=created_by).id
 
 
 @router.get("/jobs/{job_id}/iterations")

@@ -10,14 +10,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
-from truthloop.labeling.feedback import FeedbackMode, get_feedback, list_feedback, start_feedback
+from truthloop.labeling.feedback import get_feedback, list_feedback, start_feedback
 from truthloop.labeling.feedback_collect import answered_counts, collect_feedback
 from truthloop.labeling.feedback_report import feedback_report
 from truthloop.web.deps import ProjectDep, RequireManager
+from truthloop.web.feedback_schemas import (
+    CollectResultPublic,
+    FeedbackCollect,
+    FeedbackReportPublic,
+    FeedbackRunPublic,
+    FeedbackStart,
+)
 from truthloop.web.templating import render
-from truthloop.web.text_fields import Line
 
 router = APIRouter(tags=["feedback"])
 
@@ -30,48 +35,35 @@ COUNT_COLOURS = {
 }
 
 
-class FeedbackStart(BaseModel):
-    model: Line
-    dataset: Line
-    team: Line
-    mode: FeedbackMode = FeedbackMode.VERIFY
-    batch_size: int = Field(10, ge=1)
-    min_confidence: float = Field(0.5, ge=0.0, le=1.0)
-    name: Line | None = None
-
-
-class FeedbackCollect(BaseModel):
-    partial: bool = False
-    dataset: Line | None = None
-
-
 @router.get("/api/feedback")
-def list_runs(project: ProjectDep, _: RequireManager) -> list[dict[str, Any]]:
-    return [run.to_json() for run in list_feedback(project)]
+def list_runs(project: ProjectDep, _: RequireManager) -> list[FeedbackRunPublic]:
+    return [FeedbackRunPublic.of(run) for run in list_feedback(project)]
 
 
 @router.post("/api/feedback", status_code=201)
-def start(project: ProjectDep, _: RequireManager, body: FeedbackStart) -> dict[str, Any]:
-    return start_feedback(project, **body.model_dump()).to_json()
+def start(project: ProjectDep, _: RequireManager, body: FeedbackStart) -> FeedbackRunPublic:
+    return FeedbackRunPublic.of(start_feedback(project, **body.model_dump()))
 
 
 @router.get("/api/feedback/{run}")
-def show(project: ProjectDep, _: RequireManager, run: str) -> dict[str, Any]:
-    return get_feedback(project, run).to_json()
+def show(project: ProjectDep, _: RequireManager, run: str) -> FeedbackRunPublic:
+    return FeedbackRunPublic.of(get_feedback(project, run))
 
 
 @router.post("/api/feedback/{run}/collect")
 def collect(
     project: ProjectDep, _: RequireManager, run: str, body: FeedbackCollect
-) -> dict[str, Any]:
-    return collect_feedback(project, run, partial=body.partial, dataset=body.dataset).to_json()
+) -> CollectResultPublic:
+    result = collect_feedback(project, run, partial=body.partial, dataset=body.dataset)
+    return CollectResultPublic.of(result)
 
 
 @router.get("/api/feedback/{run}/report")
 def report(
     project: ProjectDep, _: RequireManager, run: str, test_dataset: str
-) -> dict[str, Any]:
-    return feedback_report(project, run, test_dataset, train=False).to_json()
+) -> FeedbackReportPublic:
+    """V1 and V2 on `test_dataset`; V2 is trained by `truthloop feedback report`, never here."""
+    return FeedbackReportPublic.of(feedback_report(project, run, test_dataset, train=False))
 
 
 def _chart(counts: dict[str, int]) -> list[dict[str, Any]]:

@@ -9,15 +9,16 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from truthloop import labeling, people
+from truthloop.core import job_terms
 from truthloop.core.types import Split
 from truthloop.labeling.autolabel import autolabel_terms, iterations
 from truthloop.labeling.instructions import render_instructions
+from truthloop.labeling.start import start_job
 from truthloop.storage import datasets as store
 from truthloop.storage import gallery
 from truthloop.web.charts import iteration_charts
 from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
 from truthloop.web.job_schemas import JobForm
-from truthloop.web.routes.api_jobs import start_job
 from truthloop.web.templating import render
 from truthloop.web.text_fields import Line, Text
 from truthloop.web.views import percent, thumb
@@ -69,7 +70,7 @@ def jobs(request: Request, session: SessionDep, user: RequireManager) -> Respons
     return render(
         request, "jobs.html", user, jobs=rows, percent=percent,
         datasets=store.list_datasets(session), teams=people.list_teams(session),
-        task_types=list(labeling.TaskType), error=None, form={},
+        task_types=list(labeling.TaskType), terms=job_terms, error=None, form={},
     )
 
 
@@ -79,7 +80,8 @@ def create_job(
     user: RequireManager,
     form: Annotated[JobForm, Form()],
 ) -> Response:
-    job_id = start_job(project, form.to_create(), user.id)
+    body = form.to_create()
+    job_id = start_job(project, body.to_spec(), body.auto_label_spec(), created_by=user.id)
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
