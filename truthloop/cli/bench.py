@@ -107,7 +107,8 @@ def loop(
         if auto_label
         else None
     )
-    with errors_as_messages(json_output), open_project(ctx) as project:
+    with errors_as_messages(json_output):
+        project = open_project(ctx)
         result = run_loop(
             project,
             dataset,

@@ -17,8 +17,8 @@ def project_home(ctx: typer.Context) -> Path | None:
 def open_project(ctx: typer.Context) -> Project:
     """The command's project, closed when the command ends (however it ends).
 
-    Every command opens its project here, so none can leave the database engine open; a
-    command that also uses it as a context manager closes it early, which is harmless.
+    Every command opens its project here, and only here, so none can leave the database
+    engine open.
     """
     project = Project.open(project_home(ctx))
     ctx.call_on_close(project.close)

@@ -145,7 +145,8 @@ def create(
 ) -> None:
     """Create job NAME: one task per image and worker, waiting for the team (with
     --auto-label, people get a first batch and a model labels what it can after each)."""
-    with errors_as_messages(json_output), open_project(ctx) as project:
+    with errors_as_messages(json_output):
+        project = open_project(ctx)
         spec = JobSpec(
             name=name, dataset=dataset, task_type=task_type, team=team, labels=_names(labels),
             instructions=_read_instructions(instructions), workers_per_item=workers_per_item,
@@ -198,8 +199,7 @@ def status(
     """Progress of job NAME, and how each worker's answers agree with the consolidated labels."""
     with (
         errors_as_messages(json_output),
-        open_project(ctx) as project,
-        project.session() as session,
+        open_project(ctx).session() as session,
     ):
         job = labeling.get_job(session, name)
         progress = labeling.job_progress(session, job.id)
@@ -246,8 +246,7 @@ def export(
     dest = dest.expanduser().resolve()
     with (
         errors_as_messages(json_output),
-        open_project(ctx) as project,
-        project.session() as session,
+        open_project(ctx).session() as session,
     ):
         job = labeling.get_job(session, name)
         total = labeling.job_progress(session, job.id).total_items
@@ -268,8 +267,7 @@ def cancel(
     """Stop handing out the job's tasks; labels made so far are kept."""
     with (
         errors_as_messages(json_output),
-        open_project(ctx) as project,
-        project.session() as session,
+        open_project(ctx).session() as session,
     ):
         job = labeling.get_job(session, name)
         labeling.cancel_job(session, job.id)
@@ -285,8 +283,7 @@ def list_(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """The project's labeling jobs, newest first."""
     with (
         errors_as_messages(json_output),
-        open_project(ctx) as project,
-        project.session() as session,
+        open_project(ctx).session() as session,
     ):
         jobs = [
             (_job_json(job), labeling.job_progress(session, job.id))

@@ -53,7 +53,8 @@ def add_user(
     json_output: JsonOption = False,
 ) -> None:
     """Add a user; without --password-stdin an invitation link is printed (and mailed)."""
-    with errors_as_messages(json_output), open_project(ctx) as project:
+    with errors_as_messages(json_output):
+        project = open_project(ctx)
         password = _read_password() if password_stdin else None
         mailer = people.Mailer.from_settings(project.settings)
         with project.session() as session:
@@ -85,7 +86,8 @@ def invite_user(
 ) -> None:
     """Make a new invitation link for an existing user (to set or reset their password: the
     new password ends their sessions and revokes their API tokens)."""
-    with errors_as_messages(json_output), open_project(ctx) as project:
+    with errors_as_messages(json_output):
+        project = open_project(ctx)
         mailer = people.Mailer.from_settings(project.settings)
         with project.session() as session:
             user = people.get_user(session, name)
@@ -112,7 +114,7 @@ def token(
     json_output: JsonOption = False,
 ) -> None:
     """Make an API token (sent as `Authorization: Bearer TOKEN`); it is shown only once."""
-    with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
+    with errors_as_messages(json_output), open_project(ctx).session() as s:
         issued = people.issue_api_token(
             s, people.get_user(s, name), token_name, expires_in_days=expires_days
         )
@@ -134,7 +136,7 @@ def list_tokens(
     json_output: JsonOption = False,
 ) -> None:
     """A user's live API tokens: id, name and dates (never the secrets)."""
-    with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
+    with errors_as_messages(json_output), open_project(ctx).session() as s:
         rows: list[dict[str, Any]] = [
             {"id": t.id, "name": t.name, "created_at": _when(t.created_at),
              "last_used_at": _when(t.last_used_at), "expires_at": _when(t.expires_at)}
@@ -157,7 +159,7 @@ def revoke_token(
     json_output: JsonOption = False,
 ) -> None:
     """Revoke one API token: it stops working at once."""
-    with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
+    with errors_as_messages(json_output), open_project(ctx).session() as s:
         people.revoke_api_token(s, people.get_user(s, name), token_id)
     if json_output:
         print_json({"user": name, "revoked": token_id})
@@ -172,7 +174,7 @@ def deactivate(
     json_output: JsonOption = False,
 ) -> None:
     """Stop a user signing in, and end every session and API token they hold, at once."""
-    with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
+    with errors_as_messages(json_output), open_project(ctx).session() as s:
         people.deactivate_user(s, people.get_user(s, name))
     if json_output:
         print_json({"user": name, "active": False})
@@ -187,7 +189,7 @@ def activate(
     json_output: JsonOption = False,
 ) -> None:
     """Let a deactivated user sign in again (they make new tokens; the old stay revoked)."""
-    with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
+    with errors_as_messages(json_output), open_project(ctx).session() as s:
         people.activate_user(s, people.get_user(s, name))
     if json_output:
         print_json({"user": name, "active": True})
@@ -198,7 +200,7 @@ def activate(
 @user_app.command("list")
 def list_users(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Every user with their role."""
-    with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
+    with errors_as_messages(json_output), open_project(ctx).session() as s:
         rows: list[dict[str, Any]] = [{"user": u.username, "role": u.role, "email": u.email,
                  "display_name": u.display_name, "active": u.active,
                  "has_password": u.password_hash is not None} for u in people.list_users(s)]
@@ -221,7 +223,7 @@ def add_team(
     json_output: JsonOption = False,
 ) -> None:
     """Add a private work team."""
-    with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
+    with errors_as_messages(json_output), open_project(ctx).session() as s:
         people.add_team(s, name, description)
     if json_output:
         print_json({"team": name})
@@ -237,7 +239,7 @@ def add_member(
     json_output: JsonOption = False,
 ) -> None:
     """Put a user in a team: they will see the team's jobs."""
-    with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
+    with errors_as_messages(json_output), open_project(ctx).session() as s:
         people.add_member(s, team, user)
     if json_output:
         print_json({"team": team, "user": user})
@@ -248,7 +250,7 @@ def add_member(
 @team_app.command("list")
 def list_teams(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Every team with its members."""
-    with errors_as_messages(json_output), open_project(ctx) as project, project.session() as s:
+    with errors_as_messages(json_output), open_project(ctx).session() as s:
         rows: list[dict[str, Any]] = [{"team": t.name, "description": t.description,
                  "members": [u.username for u in people.members_of(s, t.id)]}
                 for t, _ in people.list_teams(s)]

@@ -52,7 +52,8 @@ def serve(
     from truthloop.runtime.background import start_process
     from truthloop.web.auth import secret_key
 
-    with errors_as_messages(False), open_project(ctx) as project:
+    with errors_as_messages(False):
+        project = open_project(ctx)
         check_workers(project, workers)
         # Made here, once: worker processes starting together would race to create it.
         secret_key(project)
@@ -101,7 +102,8 @@ def background(
     from truthloop.runtime.background import BackgroundWorker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with errors_as_messages(False), open_project(ctx) as project:
+    with errors_as_messages(False):
+        project = open_project(ctx)
         worker = BackgroundWorker(project, interval_s=interval)
         if once:
             for job_id, iteration in worker.run_once():
