@@ -20,7 +20,9 @@ from truthloop.storage.tables import ApiTokenRow, SignInSessionRow, UserRow, utc
 SESSION_LIFETIME = timedelta(days=14)
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """What is stored of a secret (a session's, an API token's, an invitation's): its SHA-256,
+    so that a copy of the database lets nobody in."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -32,7 +34,7 @@ def start_session(session: Session, user: UserRow) -> str:
     secret = secrets.token_urlsafe(32)
     session.add(
         SignInSessionRow(
-            user_id=user.id, secret_hash=_digest(secret), created_at=now,
+            user_id=user.id, secret_hash=secret_digest(secret), created_at=now,
             expires_at=now + SESSION_LIFETIME,
         )
     )
@@ -54,11 +56,12 @@ _SESSION_USER = (
 
 def session_user(session: Session, secret: str) -> UserRow | None:
     """The active user of a live session, or None when it ended, expired or never was."""
-    return session.scalar(_SESSION_USER, {"secret_hash": _digest(secret), "now": utcnow()})
+    return session.scalar(_SESSION_USER, {"secret_hash": secret_digest(secret), "now": utcnow()})
 
 
 def end_session(session: Session, secret: str) -> None:
-    session.execute(delete(SignInSessionRow).where(SignInSessionRow.secret_hash == _digest(secret)))
+    ended = SignInSessionRow.secret_hash == secret_digest(secret)
+    session.execute(delete(SignInSessionRow).where(ended))
 
 
 def end_access(session: Session, user_id: int) -> None:

@@ -3,7 +3,6 @@ SHA-256 is stored, so a copy of the database gives nobody a way in."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from truthloop.errors import InputError, NotFound
 from truthloop.people.mail import Mailer
+from truthloop.people.sessions import secret_digest
 from truthloop.people.users import set_password
 from truthloop.storage.db import Database
 from truthloop.storage.tables import ApiTokenRow, InvitationRow, UserRow, utcnow
@@ -24,10 +24,6 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_API_TOKENS_PER_USER = 20
 # The longest expiry one may ask for; no expiry at all is asked for with None.
 MAX_TOKEN_DAYS = 3650
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _live(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
@@ -88,7 +84,7 @@ def issue_api_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = None if expires_in_days is None else now + timedelta(days=expires_in_days)
     row = ApiTokenRow(
-        user_id=user.id, name=name, token_hash=_digest(token), created_at=now,
+        user_id=user.id, name=name, token_hash=secret_digest(token), created_at=now,
         expires_at=expires_at,
     )
     session.add(row)
@@ -139,7 +135,8 @@ class TokenOwner:
 
 
 def _find(session: Session, token: str) -> tuple[ApiTokenRow, UserRow] | None:
-    found = session.execute(_TOKEN_USER, {"token_hash": _digest(token), "now": utcnow()}).first()
+    params = {"token_hash": secret_digest(token), "now": utcnow()}
+    found = session.execute(_TOKEN_USER, params).first()
     return None if found is None else (found[0], found[1])
 
 
@@ -176,7 +173,7 @@ def record_token_use(db: Database, token: str) -> None:
     with db.session(immediate=True) as session:
         session.execute(
             update(ApiTokenRow)
-            .where(ApiTokenRow.token_hash == _digest(token))
+            .where(ApiTokenRow.token_hash == secret_digest(token))
             .values(last_used_at=utcnow())
         )
 
@@ -194,7 +191,7 @@ def invite(
     session.add(
         InvitationRow(
             user_id=user.id,
-            token_hash=_digest(secret),
+            token_hash=secret_digest(secret),
             expires_at=utcnow() + timedelta(hours=ttl_hours),
         )
     )
@@ -213,7 +210,9 @@ def invite(
 
 
 def _open_invitation(session: Session, secret: str) -> InvitationRow:
-    row = session.scalar(select(InvitationRow).where(InvitationRow.token_hash == _digest(secret)))
+    row = session.scalar(
+        select(InvitationRow).where(InvitationRow.token_hash == secret_digest(secret))
+    )
     if row is None:
         raise InputError("this invitation link is not valid: ask for a new one")
     if row.used_at is not None:
