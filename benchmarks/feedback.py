@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from truthloop.datasets.importing import import_dataset
 from truthloop.formats import open_reader
 from truthloop.labeling.feedback import start_feedback
-from truthloop.labeling.feedback_collect import collect_feedback
-from truthloop.labeling.feedback_report import feedback_report
+from truthloop.labeling.feedback.collect import collect_feedback
+from truthloop.labeling.feedback.report import feedback_report
 from truthloop.ml.registry import train_version
 from truthloop.ml.serving import start_version
 from truthloop.sim.logos import generate_logos

@@ -53,9 +53,9 @@ if _TYPE_CHECKING:
         list_feedback,
         start_feedback,
     )
-    from truthloop.labeling.feedback_collect import CollectResult, collect_feedback
-    from truthloop.labeling.feedback_counts import FeedbackCounts
-    from truthloop.labeling.feedback_report import FeedbackReport, feedback_report
+    from truthloop.labeling.feedback.collect import CollectResult, collect_feedback
+    from truthloop.labeling.feedback.counts import FeedbackCounts
+    from truthloop.labeling.feedback.report import FeedbackReport, feedback_report
     from truthloop.ml.backend import Task
     from truthloop.ml.evaluate import Evaluation
     from truthloop.ml.registry import (
@@ -83,13 +83,13 @@ _LAZY = {
     "Box": "truthloop.core.types",
     "Boxes": "truthloop.core.types",
     "Classification": "truthloop.core.types",
-    "CollectResult": "truthloop.labeling.feedback_collect",
+    "CollectResult": "truthloop.labeling.feedback.collect",
     "Comparison": "truthloop.ml.registry",
     "Evaluation": "truthloop.ml.evaluate",
     "ExportReport": "truthloop.datasets.exporting",
-    "FeedbackCounts": "truthloop.labeling.feedback_counts",
+    "FeedbackCounts": "truthloop.labeling.feedback.counts",
     "FeedbackMode": "truthloop.labeling.feedback",
-    "FeedbackReport": "truthloop.labeling.feedback_report",
+    "FeedbackReport": "truthloop.labeling.feedback.report",
     "FeedbackRun": "truthloop.labeling.feedback",
     "ImageRecord": "truthloop.core.types",
     "ImageSize": "truthloop.core.types",
@@ -114,7 +114,7 @@ _LAZY = {
     "add_team": "truthloop.people",
     "add_user": "truthloop.people",
     "advance": "truthloop.labeling.autolabel",
-    "collect_feedback": "truthloop.labeling.feedback_collect",
+    "collect_feedback": "truthloop.labeling.feedback.collect",
     "compare_versions": "truthloop.ml.registry",
     "create_autolabel_job": "truthloop.labeling.autolabel",
     "create_job": "truthloop.labeling",
@@ -123,7 +123,7 @@ _LAZY = {
     "export_dataset": "truthloop.datasets.exporting",
     "export_manifest": "truthloop.labeling",
     "export_version": "truthloop.ml.registry",
-    "feedback_report": "truthloop.labeling.feedback_report",
+    "feedback_report": "truthloop.labeling.feedback.report",
     "generate_logos": "truthloop.sim.logos",
     "get_feedback": "truthloop.labeling.feedback",
     "get_version": "truthloop.ml.registry",

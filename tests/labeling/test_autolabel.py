@@ -32,7 +32,6 @@ from truthloop.core.types import (
 )
 from truthloop.errors import InputError
 from truthloop.labeling import JobSpec, TaskType, export_manifest, get_job
-from truthloop.labeling import autolabel_items as items
 from truthloop.labeling.autolabel import (
     AutoLabelSpec,
     Iteration,
@@ -40,10 +39,11 @@ from truthloop.labeling.autolabel import (
     advance,
     autolabel_terms,
     create_autolabel_job,
+    items,
     iterations,
     run_autolabel,
 )
-from truthloop.labeling.autolabel_round import ModelRound
+from truthloop.labeling.autolabel.round import ModelRound
 from truthloop.ml.fake import FakeModel, _digest
 from truthloop.ml.registry import get_version
 from truthloop.ml.versions import load_model
@@ -621,7 +621,7 @@ def test_people_take_the_less_certain_half_of_a_short_pool_while_the_model_helps
     # A model that is sure of (and labels) every other item it is shown, 50 items at a time
     # at most: after the first batch 70 are left, no more than a batch: people get 35, the
     # model labels its share of the rest, and so on while it is likely to label one.
-    import truthloop.labeling.autolabel as autolabel
+    from truthloop.labeling.autolabel import loop
 
     def model_round(project, terms, labeled, validation, pool, **kwargs):
         sure = [i for n, (i, _) in enumerate(sorted(pool)) if n % 2 == 0][:50]
@@ -630,7 +630,7 @@ def test_people_take_the_less_certain_half_of_a_short_pool_while_the_model_helps
         chosen = Coverage(0.5, 60, 0, 1.0, 0.95)
         return ModelRound(found, chosen, chosen, None, None, (), None)
 
-    monkeypatch.setattr(autolabel, "model_round", model_round)
+    monkeypatch.setattr(loop, "model_round", model_round)
     truth = colour_images(tmp_path / "img", 250, seed=22)
     colour_dataset(sqlite_project, "colours", truth)
     job = create_autolabel_job(

@@ -21,14 +21,14 @@ from truthloop.errors import (
     NotFound,
 )
 from truthloop.labeling import get_job, next_task, submit
-from truthloop.labeling.feedback import (
+from truthloop.labeling.feedback.collect import collect_feedback
+from truthloop.labeling.feedback.report import feedback_report
+from truthloop.labeling.feedback.runs import (
     RunStatus,
     get_feedback,
     list_feedback,
     start_feedback,
 )
-from truthloop.labeling.feedback_collect import collect_feedback
-from truthloop.labeling.feedback_report import feedback_report
 from truthloop.ml import registry
 from truthloop.ml.backend import Task
 from truthloop.ml.fake import FakeModel

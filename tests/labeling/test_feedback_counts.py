@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from truthloop.core.types import Box, Boxes, Classification, MultiLabel
-from truthloop.labeling.feedback_counts import (
+from truthloop.labeling.feedback.counts import (
     FeedbackCounts,
     above,
     adjustment_counts,

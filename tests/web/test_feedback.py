@@ -11,8 +11,8 @@ from tests.labeling.feedback_setup import MODEL, FeedbackSetup, prepare
 from tests.web.conftest import sign_in
 from tests.web.portal import PASSWORD, Portal
 from truthloop.labeling.feedback import start_feedback
-from truthloop.labeling.feedback_collect import answered_counts
-from truthloop.labeling.feedback_report import feedback_report
+from truthloop.labeling.feedback.collect import answered_counts
+from truthloop.labeling.feedback.report import feedback_report
 from truthloop.ml.serving import stop_version
 
 START = {"model": MODEL, "dataset": "larger", "team": "crew", "mode": "adjust", "batch_size": 4}

@@ -15,8 +15,8 @@ from truthloop.cli.model import print_comparison
 from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, progress_bar
 from truthloop.core import job_terms as terms
 from truthloop.labeling.feedback import FeedbackMode, FeedbackRun, list_feedback, start_feedback
-from truthloop.labeling.feedback_collect import collect_feedback
-from truthloop.labeling.feedback_report import feedback_report
+from truthloop.labeling.feedback.collect import collect_feedback
+from truthloop.labeling.feedback.report import feedback_report
 
 app = typer.Typer(
     help="Model-assisted annotation: a model proposes, people verify or adjust, v2 trains.",

@@ -1,7 +1,7 @@
 """The human-effort model: how many seconds a person spends on each labeling action.
 
 The simulated workforce (`sim/workforce.py`) charges its workers these seconds, and the feedback
-report (`labeling/feedback_report.py`) compares the time people spent with what labeling the same
+report (`labeling/feedback/report.py`) compares the time people spent with what labeling the same
 images from scratch would have cost (`manual_seconds`). Both read one table, so a report and a
 benchmark never disagree about what an action costs.
 

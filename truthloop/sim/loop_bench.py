@@ -25,7 +25,7 @@ from truthloop.labeling.autolabel import (
     create_autolabel_job,
     run_autolabel,
 )
-from truthloop.labeling.autolabel_model import MODEL_TASKS
+from truthloop.labeling.autolabel.model import MODEL_TASKS
 from truthloop.ml.backend import target_of
 from truthloop.ml.training_sets import read_dataset
 from truthloop.sim.workforce import SimulatedWorkforce, WorkerProfile

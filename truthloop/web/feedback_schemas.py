@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from truthloop.core import job_terms as terms
 from truthloop.labeling.feedback import FeedbackMode, FeedbackRun
-from truthloop.labeling.feedback_collect import CollectResult
-from truthloop.labeling.feedback_report import FeedbackReport
+from truthloop.labeling.feedback.collect import CollectResult
+from truthloop.labeling.feedback.report import FeedbackReport
 from truthloop.web.text_fields import Line
 
 

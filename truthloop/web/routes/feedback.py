@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from truthloop.labeling.feedback import get_feedback, list_feedback, start_feedback
-from truthloop.labeling.feedback_collect import answered_counts, collect_feedback
-from truthloop.labeling.feedback_report import feedback_report
+from truthloop.labeling.feedback.collect import answered_counts, collect_feedback
+from truthloop.labeling.feedback.report import feedback_report
 from truthloop.web.deps import ProjectDep, RequireManager
 from truthloop.web.feedback_schemas import (
     CollectResultPublic,

@@ -1,17 +1,5 @@
-"""Model-assisted annotation of a larger set (Rekognition's feedback workflow): a trained model
-version proposes labels for every image of a dataset, and a team verifies (approve / reject) or
-adjusts them in batches of labeling jobs.
-
-    run = start_feedback(project, model="logos.v1", dataset="logos-more", team="crew",
-                         mode="adjust", batch_size=10)
-    ... people work the jobs in run.batches ...
-    collect_feedback(project, run.name)          # see feedback_collect
-    feedback_report(project, run.name, "logos-test")   # see feedback_report
-
-Each batch is a job of its own, and its proposals are stored under an attribute of their own
-(`<run>-proposals-NNN`): a job covers the items that carry its proposals attribute, which is what
-keeps a batch to its own images. Everything `start_feedback` stores is one transaction, so a
-refused or failed start leaves the project as it was.
+"""Starting a feedback run: the model's proposals for every image of a dataset, stored per batch,
+and a labeling job per batch for the team (the package's docstring tells the whole workflow).
 """
 
 from __future__ import annotations
@@ -29,7 +17,7 @@ from truthloop.core import job_terms as terms
 from truthloop.core.names import name_problem
 from truthloop.core.types import Annotation, Source, Value
 from truthloop.errors import AlreadyExists, InputError, InvalidName, ModelNotRunning, NotFound
-from truthloop.labeling.feedback_counts import FeedbackCounts, above
+from truthloop.labeling.feedback.counts import FeedbackCounts, above
 from truthloop.labeling.jobs import JobSpec, TaskType, create_job, get_job
 from truthloop.labeling.progress import job_progress
 from truthloop.ml.backend import Task

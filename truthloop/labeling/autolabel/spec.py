@@ -13,8 +13,8 @@ from typing import Any
 from truthloop.core import job_terms as terms
 from truthloop.core.rounds import Sizes
 from truthloop.errors import InputError
-from truthloop.labeling.autolabel_items import proposals_attribute
-from truthloop.labeling.autolabel_model import MODEL_TASKS
+from truthloop.labeling.autolabel.items import proposals_attribute
+from truthloop.labeling.autolabel.model import MODEL_TASKS
 from truthloop.labeling.jobs import JobSpec, TaskType
 from truthloop.ml.registry import get_version
 from truthloop.storage.project import Project

@@ -1,37 +1,6 @@
-"""Automated labeling: the model labels what it is sure of, at a guaranteed accuracy, and people
-label the rest in the most useful order (Ground Truth's automated data labeling).
-
-    job = create_autolabel_job(session, JobSpec(...), AutoLabelSpec(target_accuracy=0.95))
-    # people label the released batch through next_task/submit, then:
-    advance(project, job.name)   # train, threshold, machine-label, release the next batch
-
-Each iteration:
-1. people label a batch (the first drawn at random, `validation_size` items larger: those
-   are held out as the validation set, which the model never trains on; a chained job's first
-   batch is the validation set alone, as its initial model is ready to label);
-2. a model trains on everything else people labeled (from the previous iteration's model, or
-   the job's `initial_model`: job chaining; with nothing new to learn from, the initial model
-   serves as it is);
-3. it predicts the unlabeled items and the validation set;
-4. the threshold is the lowest confidence at which the validation items at or above it meet the
-   target accuracy on the Clopper–Pearson bound (`truthloop.core.thresholds`); if none does,
-   nothing is machine-labeled this round;
-5. unlabeled items at or above it are labeled by the machine (source MODEL, `human-annotated:
-   no`, with their confidence); the next batch is the most uncertain items, spread out
-   (`truthloop.core.sampling`), or a random draw when the job's sampling is "random"; people
-   see the model's labels of its training items as proposals to accept or correct
-   (`pre_annotate`; verifying a box takes a person a fraction of drawing it), while the
-   validation items come without, so that people's labels of them owe nothing to the model
-   they judge;
-6. until every item is labeled, or the budget cannot pay for another batch (the job stops).
-
-How big each batch is, when the model gets one more round on the last few items, and when the
-validation set grows is the round policy, pure and explained in `truthloop.core.rounds`. The
-pieces: `autolabel_spec` (the terms and their checks), `autolabel_round` (the round's model:
-trained, asked and judged on the validation set), `autolabel_model` (which model, trained and
-asked through the registry), `autolabel_items` (how the items are held back from people and
-released). This module is the workflow: `advance` gathers a round's inputs, runs the model
-round, records it and releases the next batch.
+"""The automated-labeling workflow: a job created with its terms, and `advance`, which gathers
+a round's inputs, runs the model round, records it and releases the next batch of items to
+people (the package's docstring tells the whole loop).
 """
 
 from __future__ import annotations
@@ -57,16 +26,16 @@ from truthloop.core.rounds import (
 from truthloop.core.sampling import Candidate, random_batch, uncertainty_batch
 from truthloop.core.types import Value
 from truthloop.errors import InputError
-from truthloop.labeling import autolabel_items as items
-from truthloop.labeling.autolabel_model import MODEL_TASKS, ModelTerms
-from truthloop.labeling.autolabel_round import (
+from truthloop.labeling.autolabel import items
+from truthloop.labeling.autolabel.model import MODEL_TASKS, ModelTerms
+from truthloop.labeling.autolabel.round import (
     NO_MODEL,
     ModelRound,
     Proposals,
     machine_labels,
     model_round,
 )
-from truthloop.labeling.autolabel_spec import (
+from truthloop.labeling.autolabel.spec import (
     AutoLabelSpec,
     Sampling,
     autolabel_job_spec,

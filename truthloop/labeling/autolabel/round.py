@@ -27,8 +27,8 @@ from truthloop.core.thresholds import (
     worth_second_opinions,
 )
 from truthloop.core.types import Boxes, Value
-from truthloop.labeling.autolabel_items import LabeledItem
-from truthloop.labeling.autolabel_model import ModelTerms, predict_with, reuse, train
+from truthloop.labeling.autolabel.items import LabeledItem
+from truthloop.labeling.autolabel.model import ModelTerms, predict_with, reuse, train
 from truthloop.storage.project import Project
 
 # People asked about one validation item at most: a third settles two who differ; past that,

@@ -22,18 +22,18 @@ from truthloop.core.types import Annotation, Boxes, ImageRecord, Source, Verific
 from truthloop.datasets.importing import check_dataset_name, import_dataset
 from truthloop.errors import AlreadyExists, InputError, JobsNotDone
 from truthloop.formats.paths import is_remote
-from truthloop.labeling.feedback import (
-    FeedbackMode,
-    RunStatus,
-    batch_rows,
-    run_row,
-)
-from truthloop.labeling.feedback_counts import (
+from truthloop.labeling.feedback.counts import (
     FeedbackCounts,
     adjustment_counts,
     total,
     verdict_counts,
     without_confidence,
+)
+from truthloop.labeling.feedback.runs import (
+    FeedbackMode,
+    RunStatus,
+    batch_rows,
+    run_row,
 )
 from truthloop.labeling.jobs import get_job
 from truthloop.storage import datasets as store

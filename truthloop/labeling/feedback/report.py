@@ -11,8 +11,8 @@ from typing import Any
 
 from truthloop.core.effort import manual_seconds
 from truthloop.errors import InputError, NotFound
-from truthloop.labeling.feedback import get_feedback, run_row
-from truthloop.labeling.feedback_counts import FeedbackCounts
+from truthloop.labeling.feedback.counts import FeedbackCounts
+from truthloop.labeling.feedback.runs import get_feedback, run_row
 from truthloop.ml.backend import ProgressCallback
 from truthloop.ml.registry import Comparison, compare_versions, get_version, train_version
 from truthloop.storage import datasets as store
