@@ -17,6 +17,22 @@ for _var in ("TRUTHLOOP_HOME", "TRUTHLOOP_DATABASE_URL", "TRUTHLOOP_BLOB_URL",
              "TRUTHLOOP_ALLOWED_ROOTS", "TRUTHLOOP_S3_ENDPOINT_URL", "TRUTHLOOP_BASE_URL",
              "TRUTHLOOP_TRUSTED_PROXIES"):
     os.environ.pop(_var, None)
+# Tests train tiny models on tiny data, where the scratch backbone takes seconds; those of the
+# pretrained one (the default a user gets) name it, in tests/ml/test_efficientnet.py and
+# tests/ml/test_pretrained_models.py.
+os.environ["TRUTHLOOP_BACKBONE"] = "scratch"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`scripts/test` runs two workers on two cores) torch trains on one
+    thread per worker: two threads each would oversubscribe the cores. torch is imported only
+    then: it takes over a second, which a serial run of a few tests need not pay."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        try:
+            import torch
+        except ImportError:
+            return
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -10,6 +10,7 @@ import glob
 import os
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,11 +38,19 @@ def postgres_available() -> str | None:
                 ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
                 capture_output=True, timeout=60, check=False,
             )
-        try:
-            _pg_connect(PG_ADMIN_URL).close()
-            return None
-        except Exception:
-            return f"PostgreSQL at {PG_ADMIN_URL} is unreachable and would not start: {first}"
+        # Another pytest-xdist worker may be starting the same cluster: then this start
+        # returned at once, and the server answers a few seconds later.
+        deadline = time.monotonic() + (30 if versions else 0)
+        while True:
+            try:
+                _pg_connect(PG_ADMIN_URL).close()
+                return None
+            except Exception:
+                if time.monotonic() >= deadline:
+                    return (
+                        f"PostgreSQL at {PG_ADMIN_URL} is unreachable and would not start: {first}"
+                    )
+                time.sleep(0.5)
 
 
 @contextmanager
@@ -74,10 +83,11 @@ def s3_server() -> Iterator[str]:
         from moto.server import ThreadedMotoServer
     except ImportError as error:  # pragma: no cover - the test extra installs it
         pytest.skip(f"moto[server] is not installed: {error}")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: the server binds a free port itself. A port from free_port() could be taken by
+    # another pytest-xdist worker before the server binds it, and then start() waits forever.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     finally:
         server.stop()

@@ -20,6 +20,12 @@
 | smtp_password    | TRUTHLOOP_SMTP_PASSWORD       | none                                      |
 | smtp_sender      | TRUTHLOOP_SMTP_SENDER         | truthloop@localhost                       |
 | smtp_starttls    | TRUTHLOOP_SMTP_STARTTLS       | true                                      |
+| backbone         | TRUTHLOOP_BACKBONE            | efficientnet-lite0 where installed        |
+
+`backbone` is what the built-in models are built on unless a training names one:
+`efficientnet-lite0` (ImageNet-pretrained; its weights install with truthloop), `-lite1`,
+`-lite2` (where their weights packages are installed), or `scratch` (a small net trained from
+nothing: faster on logos and on tiny test data, far worse on photographs).
 
 Invitation links are built from `base_url` alone, never from a request's Host header (which
 whoever sends the request chooses): set it to the address people reach the portal at.
@@ -66,6 +72,7 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_sender: str = "truthloop@localhost"
     smtp_starttls: bool = True
+    backbone: str | None = None
 
     @field_validator("allowed_roots", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ import pickle
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import text
 
@@ -44,13 +45,15 @@ def _big_manifest(path: Path) -> Path:
     return write_manifest(path, lines)
 
 
-def _processes_reading() -> list[str]:
+def _processes_reading() -> list[int]:
+    """The reading processes this process started: not those of another pytest-xdist worker,
+    which may be reading at the same time."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for child in psutil.Process().children(recursive=True):
         try:
-            if b"serve_as_child" in cmdline.read_bytes():
-                found.append(cmdline.parent.name)
-        except OSError:
+            if "serve_as_child" in " ".join(child.cmdline()):
+                found.append(child.pid)
+        except psutil.Error:  # gone, or a zombie whose command line is no longer there
             continue
     return found
 

@@ -16,12 +16,16 @@ from truthloop.ml.detector import Detector
 
 
 def tiny_classifier(**params: Any) -> Classifier:
-    return Classifier(**{"image_size": 48, "epochs": 12, "batch_size": 16, "width": 0.5, **params})
+    return Classifier(
+        **{"backbone": "scratch", "image_size": 48, "epochs": 12, "batch_size": 16, "width": 0.5,
+           **params}
+    )
 
 
 def tiny_detector(**params: Any) -> Detector:
     return Detector(
         **{
+            "backbone": "scratch",
             "image_size": 128,
             "train_size": 96,
             "epochs": 30,

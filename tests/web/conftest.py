@@ -13,7 +13,6 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from tests.services import free_port
 from tests.web.portal import PASSWORD, Portal, seed
 from truthloop.storage.project import Project
 from truthloop.web.app import create_app
@@ -59,9 +58,10 @@ def sign_in(client: TestClient, username: str) -> str:
 @pytest.fixture
 def live(portal: Portal) -> Iterator[str]:
     """The portal served by uvicorn on a free loopback port; yields its base URL."""
-    port = free_port()
+    # Port 0: uvicorn binds a free port itself, which no other pytest-xdist worker can take
+    # between the choosing and the binding.
     config = uvicorn.Config(
-        create_app(portal.project), host="127.0.0.1", port=port, log_level="warning",
+        create_app(portal.project), host="127.0.0.1", port=0, log_level="warning",
         lifespan="off", proxy_headers=False,  # as `truthloop serve` runs it
     )
     server = uvicorn.Server(config)
@@ -72,7 +72,7 @@ def live(portal: Portal) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the portal did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     server.should_exit = True
     thread.join(timeout=10)
 

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from truthloop.core.metrics import expected_calibration_error, match_boxes
 from truthloop.core.types import Boxes
 from truthloop.ml.augment import Augmentation, augment_batch
+from truthloop.ml.backbones import SCRATCH
 from truthloop.ml.backend import Task
 from truthloop.ml.calibration import fit_platt, logit
 from truthloop.ml.heatmaps import build_targets, detection_loss
@@ -41,30 +42,32 @@ class _Data:
 
 
 class Detector(TorchModel):
-    """Hyper-parameters: `image_size` the square side images are scaled to (and the ONNX input
-    size); `train_size` the side of training windows; `epochs` None trains for about
-    `auto_steps` optimiser steps (at least 10 epochs); `width`/`depth`/`neck` size the net;
-    `mosaic` the share of four-image training samples; `min_confidence` the lowest calibrated
-    confidence `predict` returns; `flip_average` predicts from the image and its mirror image
-    together (twice the inference, for confidences that rank images by how right they are:
-    in three trainings on 250 and 375 synthetic logos, 0.4-1.6 points more of 250 unseen ones
-    right, and the share of them a validation set of 125 certifies at 95 % went from 0, 51
-    and 52 % to 0, 87 and 99 %); `backbone_weights` a pretrained backbone (see
-    `truthloop.ml.pretrained`); `calibration_share` of the images is held out for calibration
-    when `fit` gets no validation records; `min_images` is the fewest labeled images `fit`
-    accepts."""
+    """Hyper-parameters: `backbone` is "scratch" or a pretrained, frozen EfficientNet-Lite
+    (`truthloop.ml.backbones`; None: the default); `image_size` the square side images are
+    scaled to (and the ONNX input size); `train_size` the side of training windows; `epochs`
+    None trains for about `auto_steps` optimiser steps (at least 10 epochs);
+    `width`/`depth`/`neck` size the net; `mosaic` the share of four-image training samples;
+    `min_confidence` the lowest calibrated confidence `predict` returns; `flip_average` predicts
+    from the image and its mirror image together (twice the inference, for confidences that rank
+    images by how right they are: in three trainings on 250 and 375 synthetic logos, 0.4-1.6
+    points more of 250 unseen ones right, and the share of them a validation set of 125
+    certifies at 95 % went from 0, 51 and 52 % to 0, 87 and 99 %); `backbone_weights` a
+    pretrained backbone (see `truthloop.ml.pretrained`); `calibration_share` of the images is
+    held out for calibration when `fit` gets no validation records; `min_images` is the fewest
+    labeled images `fit` accepts."""
 
     kind = "detector"
     task = Task.DETECTION
     label_rows = ("heatmap.1.weight", "heatmap.1.bias")
     # Artifacts saved before flip averaging existed were calibrated without it.
-    added_params: ClassVar[dict[str, Any]] = {"flip_average": False}
+    added_params: ClassVar[dict[str, Any]] = {"flip_average": False, "backbone": SCRATCH}
     # On 200 synthetic logos, 250 steps reach mAP@0.5 0.99 (400 steps: 0.995) in 60 % of the time.
     auto_steps = 250
 
     def __init__(
         self,
         *,
+        backbone: str | None = None,
         image_size: int = 320,
         train_size: int = 256,
         epochs: int | None = None,
@@ -83,6 +86,7 @@ class Detector(TorchModel):
         seed: int = 0,
         device: str | None = None,
     ):
+        self.backbone = backbone
         self.image_size = image_size
         self.train_size = train_size
         self.epochs = epochs
@@ -102,11 +106,11 @@ class Detector(TorchModel):
         self.device = device
 
     def _build(self, classes: int) -> nn.Module:
-        return DetectorNet(classes, self.width, self.depth, self.neck)
+        return DetectorNet(classes, self.width, self.depth, self.neck, self.backbone_name)
 
     def _decoding(self) -> Decoding:
         return Decoding(
-            self.task, self.labels_, self.image_size, min_confidence=self.min_confidence
+            self.task, self.labels_, self.input_size, min_confidence=self.min_confidence
         )
 
     def _training_data(self, decoded: Decoded, labels: Sequence[str]) -> _Data:
@@ -114,7 +118,7 @@ class Detector(TorchModel):
         images, boxes = [], []
         for image, value in decoded:
             assert isinstance(value, Boxes)
-            pixels, placed = letterbox(image, self.image_size)
+            pixels, placed = letterbox(image, self.input_size)
             images.append(torch.from_numpy(pixels))
             rows = [
                 [b.left, b.top, b.right, b.bottom, index[b.label]]
@@ -134,7 +138,8 @@ class Detector(TorchModel):
             data.images, data.boxes, indices, self.train_size, augmentation, generator
         )
         heat, distances = net(batch.contiguous(memory_format=torch.channels_last))
-        targets = build_targets(boxes, heat.shape[1], self.train_size, heat.device)
+        assert isinstance(net, DetectorNet)
+        targets = build_targets(boxes, heat.shape[1], self.train_size, heat.device, net.stride)
         return detection_loss(heat, distances, targets)
 
     def _calibrate(self, decoded: Decoded) -> tuple[Decoding, float, float]:

@@ -30,6 +30,7 @@ class Targets:
     heatmap: Tensor  # N x classes x H x W, 1 at box centres
     boxes: Tensor  # N x 4 x H x W, left, top, right, bottom in input pixels
     weights: Tensor  # N x H x W, 0 where no box is regressed
+    stride: int = STRIDE  # input pixels per cell
 
 
 def _gaussian(cells: int, centre: float, sigma: float, device: torch.device) -> Tensor:
@@ -37,10 +38,12 @@ def _gaussian(cells: int, centre: float, sigma: float, device: torch.device) -> 
     return torch.exp(-((position - centre) ** 2) / (2 * sigma**2))
 
 
-def build_targets(boxes: list[Tensor], classes: int, size: int, device: torch.device) -> Targets:
+def build_targets(
+    boxes: list[Tensor], classes: int, size: int, device: torch.device, stride: int = STRIDE
+) -> Targets:
     """Targets for a batch of `size` x `size` images with `boxes[i]` a (k, 5) tensor of left,
-    top, right, bottom, class in pixels."""
-    cells = size // STRIDE
+    top, right, bottom, class in pixels, on cells of `stride` pixels."""
+    cells = size // stride
     n = len(boxes)
     heatmap = torch.zeros(n, classes, cells, cells, device=device)
     target_boxes = torch.zeros(n, 4, cells, cells, device=device)
@@ -50,9 +53,9 @@ def build_targets(boxes: list[Tensor], classes: int, size: int, device: torch.de
         # Larger boxes first, so a small box's cells are not overwritten by a large one's.
         for k in torch.argsort(areas, descending=True).tolist():
             x1, y1, x2, y2, c = image_boxes[k].tolist()
-            w, h = (x2 - x1) / STRIDE, (y2 - y1) / STRIDE
-            cx = min(int((x1 + x2) / 2 / STRIDE), cells - 1)
-            cy = min(int((y1 + y2) / 2 / STRIDE), cells - 1)
+            w, h = (x2 - x1) / stride, (y2 - y1) / stride
+            cx = min(int((x1 + x2) / 2 / stride), cells - 1)
+            cy = min(int((y1 + y2) / 2 / stride), cells - 1)
             gx = _gaussian(cells, cx, max(_ALPHA * w / 6, 0.3), device)
             gy = _gaussian(cells, cy, max(_ALPHA * h / 6, 0.3), device)
             heatmap[i, int(c)] = torch.maximum(heatmap[i, int(c)], gy[:, None] * gx[None, :])
@@ -65,7 +68,7 @@ def build_targets(boxes: list[Tensor], classes: int, size: int, device: torch.de
             share = share / share.sum() * math.log(max((x2 - x1) * (y2 - y1), 2.0))
             target_boxes[i][:, inside] = torch.tensor([x1, y1, x2, y2], device=device)[:, None]
             weights[i][inside] = share[inside]
-    return Targets(heatmap, target_boxes, weights)
+    return Targets(heatmap, target_boxes, weights, stride)
 
 
 def focal_loss(logits: Tensor, target: Tensor) -> Tensor:
@@ -89,8 +92,9 @@ def giou_loss(distances: Tensor, targets: Targets) -> Tensor:
         torch.arange(w, device=distances.device, dtype=distances.dtype),
         indexing="ij",
     )
-    cx = (xs * STRIDE + STRIDE / 2).expand(n, h, w)[mask]
-    cy = (ys * STRIDE + STRIDE / 2).expand(n, h, w)[mask]
+    stride = targets.stride
+    cx = (xs * stride + stride / 2).expand(n, h, w)[mask]
+    cy = (ys * stride + stride / 2).expand(n, h, w)[mask]
     d = distances.permute(0, 2, 3, 1)[mask]
     t = targets.boxes.permute(0, 2, 3, 1)[mask]
     p = torch.stack([cx - d[:, 0], cy - d[:, 1], cx + d[:, 2], cy + d[:, 3]], dim=1)

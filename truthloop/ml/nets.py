@@ -1,10 +1,14 @@
 """The networks of the built-in models, sized for training and inference on a few CPU cores.
 
-One backbone serves both: four stages at strides 2, 4, 8 and 16 (channels 16 to 96 at the
-default width), 3x3 convolutions with BatchNorm and ReLU, residual blocks in each stage. The
-classifier pools its last stage; the detector merges the last three back up to stride 4 and
-predicts, per class, a centre heatmap and, per cell, the distances from the cell centre to the
-four sides of the box (TTFNet-style, which trains fast with few images).
+Two backbones serve both. `Pretrained` is EfficientNet-Lite with its ImageNet weights
+(`truthloop.ml.efficientnet`), frozen: what it learned from a million photos is what makes a
+model worth having from a few hundred of a user's own; `Backbone` ("scratch") is small and
+trained from nothing: four stages at strides 2, 4, 8 and 16 (channels 16 to 96 at the default
+width), 3x3 convolutions with BatchNorm and ReLU, residual blocks in each stage. The classifier
+pools the last stage (the pretrained one through its 1280-channel head); the detector merges
+the last stages back up to stride 4 and predicts, per class, a centre heatmap and, per cell,
+the distances from the cell centre to the four sides of the box (TTFNet-style, which trains
+fast with few images).
 
 Inputs are float images in [0, 255], NCHW; the nets normalise them, so an exported ONNX graph
 takes pixels as they are.
@@ -18,8 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# Stride of the detector's output cells, in input pixels.
+from truthloop.ml.backbones import SCRATCH, check_backbone
+from truthloop.ml.efficientnet import EfficientNetLite, pretrained
+
+# Stride of the detector's output cells, in input pixels: 4 on the scratch backbone; 8 on a
+# pretrained one, whose feature pyramid stops at its stride-8 maps (the heads at stride 4 would
+# cost four times as much, for objects smaller than a few-hundred-image job usually holds).
 STRIDE = 4
+PRETRAINED_STRIDE = 8
 # Box side distances are predicted as BOX_UNIT * exp(x): x = 0 means a 2 * BOX_UNIT px box.
 BOX_UNIT = 16.0
 # Heatmap logits start at the log-odds of 1 %, so early training is not swamped by background.
@@ -55,7 +65,7 @@ class Backbone(nn.Module):
     def __init__(self, width: float = 1.0, depth: int = 1):
         super().__init__()
         c = [max(8, round(n * width / 8) * 8) for n in (16, 32, 64, 96)]
-        self.channels = tuple(c[1:])
+        self.channels: tuple[int, ...] = tuple(c[1:])
         self.stem = _conv(3, c[0], stride=2)
         self.stage4 = nn.Sequential(
             _conv(c[0], c[1], stride=2), *(Residual(c[1]) for _ in range(depth))
@@ -75,37 +85,97 @@ class Backbone(nn.Module):
         return c4, c8, c16
 
 
-class ClassifierNet(nn.Module):
-    """Backbone, global average pooling and one linear layer: logits per label."""
+class Pretrained(nn.Module):
+    """EfficientNet-Lite with its ImageNet weights, frozen: its parameters take no gradient and
+    its BatchNorm keeps ImageNet's statistics even while the model around it trains. Features
+    at strides 4, 8, 16 and 32, and `pooled`, the 1280 averaged features of its own head."""
 
-    def __init__(self, classes: int, width: float = 1.0, depth: int = 1, dropout: float = 0.2):
+    def __init__(self, variant: str, weights: bool = True):
         super().__init__()
-        self.backbone = Backbone(width, depth)
+        self.net = pretrained(variant, imagenet_head=False) if weights else EfficientNetLite(
+            variant, classes=0
+        )
+        self.net.requires_grad_(False)
+        self.channels: tuple[int, ...] = self.net.channels
+
+    def train(self, mode: bool = True) -> Pretrained:
+        super().train(False)  # frozen statistics, whatever the model around it does
+        return self
+
+    def forward(self, pixels: Tensor) -> tuple[Tensor, ...]:
+        return tuple(self.net.features(pixels))
+
+    def pooled(self, pixels: Tensor) -> Tensor:
+        return self.net.pooled(pixels)
+
+
+def make_backbone(name: str, width: float = 1.0, depth: int = 1) -> Backbone | Pretrained:
+    """The backbone `name` names: "scratch" (sized by `width`, `depth`) or a pretrained one."""
+    if name == SCRATCH:
+        return Backbone(width, depth)
+    return Pretrained(check_backbone(name))
+
+
+class ClassifierNet(nn.Module):
+    """Backbone, global pooling and one linear layer: logits per label."""
+
+    def __init__(
+        self,
+        classes: int,
+        width: float = 1.0,
+        depth: int = 1,
+        dropout: float = 0.2,
+        backbone: str = SCRATCH,
+    ):
+        super().__init__()
+        self.backbone = make_backbone(backbone, width, depth)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * self.backbone.channels[-1], classes)
+        pooled = 1280 if isinstance(self.backbone, Pretrained) else 2 * self.backbone.channels[-1]
+        self.head = nn.Linear(pooled, classes)
+
+    def features(self, pixels: Tensor) -> Tensor:
+        """What the head sees: one vector per image."""
+        if isinstance(self.backbone, Pretrained):
+            return self.backbone.pooled(pixels)
+        last = self.backbone(pixels)[-1]
+        return torch.cat([last.mean(dim=(2, 3)), last.amax(dim=(2, 3))], dim=1)
 
     def forward(self, pixels: Tensor) -> Tensor:
-        features = self.backbone(pixels)[-1]
-        pooled = torch.cat([features.mean(dim=(2, 3)), features.amax(dim=(2, 3))], dim=1)
-        return self.head(self.dropout(pooled))
+        return self.head(self.dropout(self.features(pixels)))
 
 
 class DetectorNet(nn.Module):
-    """Backbone, a top-down merge to stride 4, and two heads.
+    """Backbone, a top-down merge to `stride` (4 on scratch, 8 on a pretrained backbone), and
+    two heads.
 
-    Returns (heatmap logits N x classes x H/4 x W/4, box side distances N x 4 x H/4 x W/4 in
+    Returns (heatmap logits N x classes x H/s x W/s, box side distances N x 4 x H/s x W/s in
     input pixels: left, top, right, bottom from each cell's centre).
     """
 
-    def __init__(self, classes: int, width: float = 1.0, depth: int = 1, neck: int = 48):
+    def __init__(
+        self,
+        classes: int,
+        width: float = 1.0,
+        depth: int = 1,
+        neck: int = 48,
+        backbone: str = SCRATCH,
+    ):
         super().__init__()
-        self.backbone = Backbone(width, depth)
-        c4, c8, c16 = self.backbone.channels
+        self.backbone = make_backbone(backbone, width, depth)
+        c4, c8, c16 = self.backbone.channels[:3]
+        self.stride = STRIDE
+        if isinstance(self.backbone, Pretrained):  # a fourth level, at stride 32
+            self.stride = PRETRAINED_STRIDE
+            self.lateral32 = _conv(self.backbone.channels[3], neck, kernel=1)
+            self.merge16 = _conv(neck, neck)
+        # In this order: a scratch net's initial weights are those it always had, seed for seed.
         self.lateral16 = _conv(c16, neck, kernel=1)
         self.lateral8 = _conv(c8, neck, kernel=1)
-        self.lateral4 = _conv(c4, neck, kernel=1)
+        if self.stride == STRIDE:
+            self.lateral4 = _conv(c4, neck, kernel=1)
         self.merge8 = _conv(neck, neck)
-        self.merge4 = _conv(neck, neck)
+        if self.stride == STRIDE:
+            self.merge4 = _conv(neck, neck)
         self.heatmap = nn.Sequential(_conv(neck, neck), nn.Conv2d(neck, classes, 1))
         self.box = nn.Sequential(_conv(neck, neck), nn.Conv2d(neck, 4, 1))
         last = self.heatmap[-1]
@@ -113,10 +183,15 @@ class DetectorNet(nn.Module):
         nn.init.constant_(last.bias, _HEATMAP_PRIOR)
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
-        c4, c8, c16 = self.backbone(pixels)
+        maps = self.backbone(pixels)
+        c4, c8, c16 = maps[:3]
         p = self.lateral16(c16)
+        if len(maps) > 3:
+            up = F.interpolate(self.lateral32(maps[3]), size=c16.shape[-2:], mode="nearest")
+            p = self.merge16(p + up)
         p = self.merge8(self.lateral8(c8) + F.interpolate(p, scale_factor=2.0, mode="nearest"))
-        p = self.merge4(self.lateral4(c4) + F.interpolate(p, scale_factor=2.0, mode="nearest"))
+        if self.stride == STRIDE:
+            p = self.merge4(self.lateral4(c4) + F.interpolate(p, scale_factor=2.0, mode="nearest"))
         distances = BOX_UNIT * torch.exp(self.box(p).clamp(-6.0, 6.0))
         return self.heatmap(p), distances
 
@@ -156,8 +231,9 @@ class PeakDecoder(nn.Module):
         k = min(self.top_k, heat.shape[1] * h * w)  # a plain int: the export fixes it
         logits, index = torch.where(is_peak, heat, torch.full_like(heat, -1e4)).flatten(1).topk(k)
         cell = index % (h * w)
-        x = (cell % w).to(heat.dtype) * STRIDE + STRIDE / 2
-        y = torch.div(cell, w, rounding_mode="floor").to(heat.dtype) * STRIDE + STRIDE / 2
+        stride = self.net.stride
+        x = (cell % w).to(heat.dtype) * stride + stride / 2
+        y = torch.div(cell, w, rounding_mode="floor").to(heat.dtype) * stride + stride / 2
         d = distances.flatten(2).gather(2, cell.unsqueeze(1).expand(n, 4, k))
         boxes = torch.stack([x - d[:, 0], y - d[:, 1], x + d[:, 2], y + d[:, 3]], dim=2)
         return logits, torch.div(index, h * w, rounding_mode="floor"), boxes

@@ -32,6 +32,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 from truthloop.core.types import ImageRecord, Value
 from truthloop.errors import InputError, ModelError
+from truthloop.ml.backbones import check_backbone, default_backbone
 from truthloop.ml.backend import (
     PREDICT_BATCH,
     ModelBackend,
@@ -66,15 +67,19 @@ from truthloop.storage.project import Project
 from truthloop.storage.tables import utcnow
 
 
-def default_backend(task: Task, epochs: int | None = None) -> ModelBackend:
-    """The built-in model for `task` (imported here: only training and loading need torch)."""
+def default_backend(
+    task: Task, epochs: int | None = None, backbone: str | None = None
+) -> ModelBackend:
+    """The built-in model for `task` on `backbone` (default: `default_backbone()`, named in
+    the version's parameters), imported here: only training and loading need torch."""
+    backbone = check_backbone(backbone) if backbone else default_backbone()
     if task is Task.DETECTION:
         from truthloop.ml.detector import Detector
 
-        return Detector(epochs=epochs)
+        return Detector(epochs=epochs, backbone=backbone)
     from truthloop.ml.classifier import Classifier
 
-    return Classifier(multilabel=task is Task.MULTILABEL, epochs=epochs)
+    return Classifier(multilabel=task is Task.MULTILABEL, epochs=epochs, backbone=backbone)
 
 
 def get_version(project: Project, name: str) -> ModelVersion:
@@ -104,11 +109,14 @@ def train_version(
     epochs: int | None = None,
     model: ModelBackend | None = None,
     progress: ProgressCallback | None = None,
+    backbone: str | None = None,
 ) -> ModelVersion:
     """Train the next version of `model_project` on the stored dataset `dataset`.
 
     `model` is the untrained backend to use (default: the built-in one for `task`, or one
-    like `from_version`'s model when training starts from it); `epochs` overrides its epochs.
+    like `from_version`'s model when training starts from it); `epochs` overrides its epochs,
+    `backbone` the built-in model's backbone (`truthloop.ml.backbones`: one other than
+    `from_version`'s is refused, as its weights would not fit).
     Bad data raises `TrainingError` before any version is recorded; a failure after that
     marks the version TRAINING_FAILED and raises `ModelError` (an interrupt is marked the same
     way and passed on).
@@ -120,6 +128,8 @@ def train_version(
         scratch = Path(folder)
         init_from = fetch_artifact(project, parent, scratch / "parent") if parent else None
         backend = _backend(task, epochs, model, parent, init_from)
+        if backbone is not None and model is None:
+            backend = fresh_like(backend, backbone=check_backbone(backbone))
         data = training_set(
             project, task, dataset, test_dataset=test_dataset, min_images=backend.min_images
         )

