@@ -1,6 +1,7 @@
 """Quality and speed of the built-in models on synthetic logos, against issue 3's targets.
 
     .venv/bin/python benchmarks/models.py [--json] [--out benchmarks/results/models.json]
+        [--backbone scratch|efficientnet-lite0|...]
 
 Trains on logos from one seed and measures on logos from other seeds, so every figure is on
 images the model never saw. Runs on 2 threads (the target machine has 2 cores): the
@@ -34,6 +35,7 @@ from PIL import Image
 
 from truthloop.core.types import ImageRecord
 from truthloop.formats import open_reader
+from truthloop.ml.backbones import BACKBONES, default_backbone
 from truthloop.ml.calibration import Platt
 from truthloop.ml.classifier import Classifier
 from truthloop.ml.detector import Detector
@@ -131,7 +133,7 @@ def images_per_second(
     return len(images) / (time.perf_counter() - started)
 
 
-def run(root: Path) -> dict[str, Any]:
+def run(root: Path, backbone: str) -> dict[str, Any]:
     torch.set_num_threads(THREADS)
     results: dict[str, Any] = {
         "machine": {
@@ -139,12 +141,13 @@ def run(root: Path) -> dict[str, Any]:
             "torch": torch.__version__,
             "threads": THREADS,
             "device": "cuda" if torch.cuda.is_available() else "cpu",
-        }
+        },
+        "backbone": backbone,
     }
     test_classes = logos(root, "test-classes", images=TEST_IMAGES, mode="classification", seed=1001)
     for n, seed in ((200, 1), (20, 2)):
         train_set = logos(root, f"classes-{n}", images=n, mode="classification", seed=seed)
-        model, seconds, cpu = train(Classifier(), train_set, labels_of(train_set))
+        model, seconds, cpu = train(Classifier(backbone=backbone), train_set, labels_of(train_set))
         results[f"classification_{n}"] = quality(model, test_classes, seconds, cpu)
         print(f"classification on {n} images done in {seconds:.0f} s", file=sys.stderr)
 
@@ -152,7 +155,8 @@ def run(root: Path) -> dict[str, Any]:
     detectors = {}
     for n, seed in ((200, 3), (20, 4)):
         train_set = logos(root, f"boxes-{n}", images=n, mode="detection", seed=seed)
-        detectors[n], seconds, cpu = train(Detector(), train_set, labels_of(train_set))
+        untrained = Detector(backbone=backbone)
+        detectors[n], seconds, cpu = train(untrained, train_set, labels_of(train_set))
         results[f"detection_{n}"] = quality(detectors[n], test_boxes, seconds, cpu)
         print(f"detection on {n} images done in {seconds:.0f} s", file=sys.stderr)
 
@@ -236,9 +240,13 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "models.json"
     )
+    parser.add_argument(
+        "--backbone", choices=BACKBONES, default=None,
+        help="the models' backbone (default: the default, efficientnet-lite0 where installed)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="truthloop-bench-") as tmp:
-        results = run(Path(tmp))
+        results = run(Path(tmp), args.backbone or default_backbone())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2) if args.json else table(results))
