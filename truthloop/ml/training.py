@@ -232,9 +232,12 @@ class TorchModel(ABC):
         if model.frozen_backbone:
             _check_backbone_file(path, model.backbone_name, artifact)
         net = model._build(len(decoding.labels))
+        # A frozen backbone's weights are not in the artifact: they are the installed ones,
+        # which _build loaded. Everything else must be there (strict).
         state = artifact["state"]
-        left_out = [k for k in net.state_dict() if k not in state and model._left_out(k)]
-        net.load_state_dict({**{k: net.state_dict()[k] for k in left_out}, **state})
+        own = net.state_dict()
+        left_out = {k: v for k, v in own.items() if k not in state and model._left_out(k)}
+        net.load_state_dict({**left_out, **state})
         model.labels_ = decoding.labels
         model.decoding_ = decoding
         model.device_ = pick_device(model.device)
