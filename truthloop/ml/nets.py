@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from truthloop.ml.backbones import SCRATCH, check_backbone
-from truthloop.ml.efficientnet import EfficientNetLite, pretrained
+from truthloop.ml.efficientnet import HEAD_CHANNELS, pretrained
 
 # Stride of the detector's output cells, in input pixels: 4 on the scratch backbone; 8 on a
 # pretrained one, whose feature pyramid stops at its stride-8 maps (the heads at stride 4 would
@@ -90,11 +90,9 @@ class Pretrained(nn.Module):
     its BatchNorm keeps ImageNet's statistics even while the model around it trains. Features
     at strides 4, 8, 16 and 32, and `pooled`, the 1280 averaged features of its own head."""
 
-    def __init__(self, variant: str, weights: bool = True):
+    def __init__(self, variant: str):
         super().__init__()
-        self.net = pretrained(variant, imagenet_head=False) if weights else EfficientNetLite(
-            variant, classes=0
-        )
+        self.net = pretrained(variant, imagenet_head=False)
         self.net.requires_grad_(False)
         self.channels: tuple[int, ...] = self.net.channels
 
@@ -130,7 +128,8 @@ class ClassifierNet(nn.Module):
         super().__init__()
         self.backbone = make_backbone(backbone, width, depth)
         self.dropout = nn.Dropout(dropout)
-        pooled = 1280 if isinstance(self.backbone, Pretrained) else 2 * self.backbone.channels[-1]
+        pretrained = isinstance(self.backbone, Pretrained)
+        pooled = HEAD_CHANNELS if pretrained else 2 * self.backbone.channels[-1]
         self.head = nn.Linear(pooled, classes)
 
     def features(self, pixels: Tensor) -> Tensor:

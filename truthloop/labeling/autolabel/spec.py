@@ -16,6 +16,7 @@ from truthloop.errors import InputError
 from truthloop.labeling.autolabel.items import proposals_attribute
 from truthloop.labeling.autolabel.model import MODEL_TASKS
 from truthloop.labeling.jobs import JobSpec, TaskType
+from truthloop.ml.backbones import check_backbone
 from truthloop.ml.registry import get_version
 from truthloop.storage.project import Project
 from truthloop.storage.tables import AutoLabelJobRow
@@ -87,6 +88,9 @@ def check_autolabel_spec(spec: AutoLabelSpec, task_type: TaskType) -> None:
     if spec.train_passes < 1:
         raise InputError(f"train passes must be at least 1, not {spec.train_passes!r}")
     Sampling(spec.sampling)
+    backbone = (spec.backend_params or {}).get("backbone")
+    if backbone is not None:  # refused before the job exists, not at its first training
+        check_backbone(str(backbone))
 
 
 def autolabel_job_spec(project: Project, spec: JobSpec, auto: AutoLabelSpec) -> JobSpec:
