@@ -96,7 +96,8 @@ def test_unknown_jobs_are_named(home: Path) -> None:
 def test_create_with_automated_labeling(home: Path) -> None:
     created = _run(home, "create", "auto", "--dataset", "pets", "--type", "classification",
                    "--team", "crew", "--auto-label", "--batch-size", "2", "--validation-size",
-                   "2", "--validation-max", "3", "--target-accuracy", "0.9", "--json")
+                   "2", "--validation-max", "3", "--target-accuracy", "0.9", "--backbone",
+                   "scratch", "--json")
     assert created.exit_code == 0, created.output
     info = json.loads(created.stdout)
     assert (info["auto_label"], info["items"]) == (True, ITEMS)
@@ -109,6 +110,11 @@ def test_create_with_automated_labeling(home: Path) -> None:
         assert terms is not None
         assert (terms.batch_size, terms.validation_size, terms.validation_max) == (2, 2, 3)
         assert terms.target_accuracy == 0.9
+        assert terms.backend_params == {"backbone": "scratch"}
+    unknown = _run(home, "create", "auto2", "--dataset", "pets", "--type", "classification",
+                   "--team", "crew", "--auto-label", "--backbone", "resnet", "--json")
+    assert unknown.exit_code == 1
+    assert "unknown backbone 'resnet'" in json.loads(unknown.stdout)["message"]
 
 
 def test_pre_annotation_can_be_turned_off(home: Path) -> None:
@@ -119,7 +125,13 @@ def test_pre_annotation_can_be_turned_off(home: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "option", [["--initial-model", "pets:1"], ["--batch-size", "5"], ["--validation-max", "9"]]
+    "option",
+    [
+        ["--initial-model", "pets:1"],
+        ["--batch-size", "5"],
+        ["--validation-max", "9"],
+        ["--backbone", "scratch"],
+    ],
 )
 def test_automated_labeling_terms_need_auto_label(home: Path, option: list[str]) -> None:
     result = _run(home, "create", "auto", "--dataset", "pets", "--type", "classification",

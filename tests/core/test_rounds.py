@@ -21,7 +21,6 @@ from truthloop.core.rounds import (
     validation_worth_growing,
     within_a_batch_of_target,
 )
-from truthloop.core.types import Classification
 
 
 @pytest.mark.parametrize(
@@ -148,11 +147,10 @@ def test_a_model_within_a_batch_of_the_target_is_judged_by_the_pace_of_the_one_b
 def test_the_validation_set_grows_only_where_the_machine_would_label_more_than_it_costs() -> None:
     # 80 validation items the model is sure of, one wrong, 20 it is not: nothing qualifies
     scored = [(0.9, True)] * 79 + [(0.9, False)] + [(0.3, False)] * 20
-    sure = {i: Classification("red", 0.9) for i in range(400)}
-    pool = [(i, f"/x/{i}.png") for i in sure]
+    pool = [0.9] * 400  # the model's confidence in each item left to label
 
-    def worth(pool: list[tuple[int, str]], most: int = 250) -> int | None:
-        return validation_worth_growing(sure, pool, scored, None, most, 0.95, 0.95)
+    def worth(pool: list[float], most: int = 250) -> int | None:
+        return validation_worth_growing(pool, scored, None, most, 0.95, 0.95)
 
     grown = worth(pool)
     assert grown is not None and 100 < grown <= 250

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from truthloop.core.confidence import class_distribution, image_confidence
+from truthloop.core.confidence import class_distribution, empty_share, image_confidence
 from truthloop.core.sampling import Candidate, cosine, random_batch, uncertainty_batch
 from truthloop.core.types import Box, Boxes, Classification
 
@@ -78,3 +78,24 @@ def test_box_image_confidence_needs_every_kept_box_sure_and_nothing_missing() ->
     assert score < image_confidence(Boxes((sure, Box("b", 20, 20, 10, 10, 0.7))))[1]
     # nothing at all looked like an object: sure there is none
     assert image_confidence(Boxes(())) == (Boxes(()), 1.0)
+
+
+def test_an_image_left_empty_is_as_sure_as_empty_images_are_common() -> None:
+    faint = Box("a", 0, 0, 10, 10, 0.07)  # the peak of a head the model missed, say
+    # people found something in each of 48 images: leaving one empty is rarely right
+    rare = empty_share([Boxes((Box("a", 0, 0, 5, 5),))] * 48)
+    assert rare == pytest.approx(1 / 50)
+    label, score = image_confidence(Boxes((faint,)), empty=rare)
+    assert label == Boxes(()) and score == pytest.approx(1 / 50)
+    assert image_confidence(Boxes(()), empty=rare)[1] == pytest.approx(1 / 50)
+    # where people leave most images empty, the model's own doubt decides
+    common = empty_share([Boxes(())] * 40 + [Boxes((Box("a", 0, 0, 5, 5),))] * 8)
+    assert common == pytest.approx(41 / 50)
+    doubtful = Box("a", 0, 0, 10, 10, 0.2)
+    assert image_confidence(Boxes((doubtful,)), empty=common)[1] == pytest.approx(0.8**2)
+    assert image_confidence(Boxes((faint,)), empty=common)[1] == pytest.approx(41 / 50)
+    # an image with a kept box is not an empty claim
+    sure = Box("a", 0, 0, 10, 10, 0.97)
+    assert image_confidence(Boxes((sure,)), empty=rare)[1] == pytest.approx(0.97)
+    # without box labels there is nothing to tell
+    assert empty_share([Classification("a", 0.9)]) is None

@@ -145,6 +145,13 @@ def test_the_detector_trains_its_neck_and_heads_on_the_frozen_backbone(tmp_path:
     assert all(torch.equal(state[f"backbone.net.{k}"], v) for k, v in imagenet.items())
     found = model.predict(test.pictures())
     assert all(isinstance(f, Boxes) for f in found)
+    # the frozen maps of each image and its mirror image are kept: asked again, the detector
+    # runs its own layers alone
+    before = SHARED.computed
+    assert model.predict(test.pictures()) == found
+    assert SHARED.computed == before
+    model.predict(shapes(3, task="detection", size=96, seed=7).pictures())
+    assert SHARED.computed == before + 2 * 3
     model.save(tmp_path / "det.pt")
     loaded = Detector.load(tmp_path / "det.pt")
     assert loaded.predict(test.pictures()) == found

@@ -238,6 +238,12 @@ def test_a_job_with_automated_labeling_starts_with_a_first_batch(
         **body, "name": "auto4", "auto_label": {"validation_size": 5, "validation_max": 2}})
     assert shrinking.status_code == 422
     assert "validation max (2) must be at least" in shrinking.json()["detail"]
+    unknown = client.post("/api/jobs", headers=headers, json={
+        **body, "name": "auto5", "auto_label": {"backbone": "resnet"}})
+    assert unknown.status_code == 422 and "unknown backbone 'resnet'" in unknown.json()["detail"]
+    scratch = client.post("/api/jobs", headers=headers, json={
+        **body, "name": "auto6", "auto_label": {"backbone": "scratch"}})
+    assert scratch.status_code == 201, scratch.text
 
 
 def test_a_job_with_bad_terms_is_refused_with_a_message(portal: Portal, client: TestClient) -> None:

@@ -13,10 +13,9 @@ from rich.text import Text
 
 from truthloop.cli.context import open_project
 from truthloop.cli.iterations import iteration_table
-from truthloop.cli.output import console, errors_as_messages, print_json
+from truthloop.cli.output import BackboneOption, console, errors_as_messages, print_json
 from truthloop.core import job_terms
 from truthloop.labeling.autolabel import AutoLabelSpec, Sampling
-from truthloop.ml.backbones import BACKBONES
 from truthloop.sim.loop_bench import DEFAULT_PRICE_PER_TASK, LoopResult, run_loop
 
 app = typer.Typer(help="Benchmarks with simulated workers.", no_args_is_help=True)
@@ -85,10 +84,7 @@ def loop(
         bool, typer.Option(help="People start from the model's labels (training items).")
     ] = True,
     job: Annotated[str | None, typer.Option(help="Job name (default: from the dataset).")] = None,
-    backbone: Annotated[
-        str | None,
-        typer.Option(help=f"The model's backbone: {', '.join(BACKBONES)} (default: lite0)."),
-    ] = None,
+    backbone: BackboneOption = None,
     seed: Annotated[int, typer.Option()] = 0,
     json_output: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -108,7 +104,7 @@ def loop(
             train_passes=train_passes,
             seed=seed,
             pre_annotate=pre_annotate,
-            backend_params={"backbone": backbone} if backbone else None,
+            backbone=backbone,
         )
         if auto_label
         else None

@@ -13,7 +13,14 @@ from rich.text import Text
 from truthloop import labeling
 from truthloop.cli.context import open_project
 from truthloop.cli.iterations import iteration_table
-from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, progress_bar
+from truthloop.cli.output import (
+    BACKBONE_HELP,
+    JsonOption,
+    console,
+    errors_as_messages,
+    print_json,
+    progress_bar,
+)
 from truthloop.core import job_terms as terms
 from truthloop.core.text import TEXT, refusal
 from truthloop.core.types import Split
@@ -141,6 +148,9 @@ def create(
         typer.Option(help="Show people the model's labels of what they label for training, to"
                      " accept or correct (never on validation items).", rich_help_panel=AUTO),
     ] = True,
+    backbone: Annotated[
+        str | None, typer.Option(help=BACKBONE_HELP, rich_help_panel=AUTO)
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create job NAME: one task per image and worker, waiting for the team (with
@@ -160,15 +170,15 @@ def create(
             batch_size=batch_size, validation_size=validation_size,
             validation_max=validation_max, sampling=sampling,
             budget=budget, compute_price_per_hour=compute_price,
-            pre_annotate=pre_annotate,
+            pre_annotate=pre_annotate, backbone=backbone,
         ) if auto_label else None
         if auto is None and any(
             x is not None
-            for x in (initial_model, batch_size, validation_size, validation_max, budget)
+            for x in (initial_model, batch_size, validation_size, validation_max, budget, backbone)
         ):
             raise InputError(
-                "--initial-model, --batch-size, --validation-size, --validation-max and --budget"
-                " are terms of automated labeling: add --auto-label"
+                "--initial-model, --batch-size, --validation-size, --validation-max, --budget and"
+                " --backbone are terms of automated labeling: add --auto-label"
             )
         job_id = start_job(project, spec, auto)
         with project.session() as session:

@@ -22,10 +22,16 @@ from rich.table import Table
 from rich.text import Text
 
 from truthloop.cli.context import open_project
-from truthloop.cli.output import JsonOption, console, err_console, errors_as_messages, print_json
+from truthloop.cli.output import (
+    BackboneOption,
+    JsonOption,
+    console,
+    err_console,
+    errors_as_messages,
+    print_json,
+)
 from truthloop.formats.images import decode
 from truthloop.ml import registry, serving
-from truthloop.ml.backbones import BACKBONES
 from truthloop.ml.backend import Task, TrainProgress
 from truthloop.ml.evaluate import Evaluation
 from truthloop.ml.versions import ModelVersion
@@ -139,13 +145,7 @@ def train(
     epochs: Annotated[
         int | None, typer.Option(min=1, help="Epochs (default: chosen by dataset size).")
     ] = None,
-    backbone: Annotated[
-        str | None,
-        typer.Option(
-            help=f"What the model is built on: {', '.join(BACKBONES)} (default:"
-            " efficientnet-lite0, pretrained on ImageNet; TRUTHLOOP_BACKBONE sets another)."
-        ),
-    ] = None,
+    backbone: BackboneOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Train the next version of PROJECT on a dataset, and evaluate it."""

@@ -22,11 +22,17 @@ from rich.progress import (
 from rich.text import Text
 
 from truthloop.errors import TruthloopError
+from truthloop.ml.backbones import BACKBONES, VARIANTS
 
 console = Console()
 err_console = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+BACKBONE_HELP = (
+    f"What the model is built on: {', '.join(BACKBONES)} (default: {next(iter(VARIANTS))},"
+    " pretrained on ImageNet, where installed; TRUTHLOOP_BACKBONE sets another)."
+)
+BackboneOption = Annotated[str | None, typer.Option(help=BACKBONE_HELP)]
 
 
 def print_json(data: Any) -> None:

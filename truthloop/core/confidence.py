@@ -15,6 +15,7 @@ with no candidates at all is as sure as it gets: nothing in it looked like an ob
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from truthloop.core.types import Boxes, Classification, MultiLabel, Value
@@ -23,8 +24,11 @@ KEEP = 0.5
 MISSING_POWER = 2
 
 
-def image_confidence(value: Value, *, keep: float = KEEP) -> tuple[Value, float]:
-    """The label the machine would give (boxes below `keep` dropped) and its confidence."""
+def image_confidence(
+    value: Value, *, keep: float = KEEP, empty: float | None = None
+) -> tuple[Value, float]:
+    """The label the machine would give (boxes below `keep` dropped) and its confidence; an
+    image it leaves without boxes at most `empty` sure (see the module docstring)."""
     match value:
         case Classification(confidence=confidence):
             return value, 1.0 if confidence is None else confidence
@@ -35,8 +39,20 @@ def image_confidence(value: Value, *, keep: float = KEEP) -> tuple[Value, float]
             scores = [1.0 if b.confidence is None else b.confidence for b in boxes]
             kept = tuple(b for b, s in zip(boxes, scores, strict=True) if s >= keep)
             parts = [s if s >= keep else (1.0 - s) ** MISSING_POWER for s in scores]
+            if not kept and empty is not None:
+                parts.append(empty)
             return replace(value, boxes=kept), min(parts, default=1.0)
     raise TypeError(f"a model does not predict {type(value).__name__}")
+
+
+def empty_share(values: Iterable[Value]) -> float | None:
+    """How often people found nothing in an image: the share of their box labels without a
+    box, Laplace-smoothed ((empty + 1) / (labels + 2)), so that a few labels neither rule an
+    empty image out nor make one certain. None without box labels."""
+    boxes = [v for v in values if isinstance(v, Boxes)]
+    if not boxes:
+        return None
+    return (sum(1 for v in boxes if not v.boxes) + 1) / (len(boxes) + 2)
 
 
 def class_distribution(value: Value, labels: tuple[str, ...]) -> tuple[float, ...]:

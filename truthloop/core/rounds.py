@@ -33,14 +33,12 @@ and stores the rounds.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from truthloop.core.confidence import image_confidence
 from truthloop.core.thresholds import Coverage, validation_needed
-from truthloop.core.types import Value
 
 # Money is compared with this much slack, so that a budget that pays exactly for n tasks pays
 # for n despite floating-point rounding.
@@ -209,8 +207,7 @@ def within_a_batch_of_target(rounds: Sequence[Measured], target: float) -> bool:
 
 
 def validation_worth_growing(
-    found: Mapping[int, Value],
-    pool: Sequence[tuple[int, str]],
+    pool: Sequence[float],
     scored: Sequence[tuple[float, bool]],
     chosen: Coverage | None,
     most: int,
@@ -219,13 +216,12 @@ def validation_worth_growing(
 ) -> int | None:
     """The validation size to grow to, when a lower threshold it would certify labels more
     of the pool than the items added cost people (see `core.thresholds.validation_needed`).
-    `found` is the model's label by item, `pool` the (item, uri) left to label, `scored` the
-    validation set's (confidence, right), `chosen` the threshold it certifies now."""
+    `pool` is the model's confidence in each item left to label, `scored` the validation
+    set's (confidence, right), `chosen` the threshold it certifies now."""
     needed = validation_needed(scored, chosen, most, target, confidence)
     if needed is None:
         return None
     size, lower = needed
-    scores = [image_confidence(found[i])[1] for i, _ in pool if i in found]
     now = chosen.threshold if chosen else math.inf
-    gained = sum(1 for score in scores if lower <= score < now)
+    gained = sum(1 for score in pool if lower <= score < now)
     return size if gained > size - len(scored) else None

@@ -147,7 +147,9 @@ class Classifier(TorchModel):
         net = self.net_
         assert isinstance(net, ClassifierNet)
         key = f"{self.backbone_name}@{self.input_size}"
-        return SHARED.features(key, pixels, net.features, self.device_)
+        return SHARED.features(f"{key}/pooled", pixels, lambda x: (net.features(x),), self.device_)[
+            0
+        ]
 
     def _loss(
         self, net: nn.Module, data: _Data | _Features, indices: Tensor, generator: torch.Generator

@@ -1,12 +1,17 @@
 """The built-in object detector: anchor-free, one heatmap per label and box sides per cell at
-stride 4 (see `truthloop.ml.nets` and `truthloop.ml.heatmaps`).
+stride 4, 8 on a pretrained backbone (see `truthloop.ml.nets` and `truthloop.ml.heatmaps`).
 
     model = Detector(epochs=40).fit(records, load, labels=["acme", "globex"])
     model.predict([image])  # [Boxes((Box("acme", 12.0, 40.5, 80.2, 77.9, 0.93), ...))]
 
 Images are letterboxed to `image_size`; training cuts `train_size` windows from them after a
 random zoom, flips, colour jitter and, for a `mosaic` share of the samples, tiles four images
-into one. Predictions average each image's view with its mirror image (`flip_average`). Box
+into one. Predictions average each image's view with its mirror image (`flip_average`); on a
+pretrained, frozen backbone the maps of both views are kept per image (`truthloop.ml.features`),
+so automated labeling's rounds, evaluation and feedback run only the detector's own layers on an
+image they have seen (training keeps pushing augmented pixels through the backbone: on 197 pet
+photos, a pyramid trained on the kept maps of each image and its mirror image alone scored
+mAP@0.5 0.90 on 123 others against 0.95, and its confidences ranked the images far worse). Box
 confidences are calibrated (Platt scaling) against whether a box is a true positive at IoU 0.5
 on the held-out images. Boxes come out in the image's own pixels.
 """
@@ -20,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from truthloop.core.metrics import expected_calibration_error, match_boxes
@@ -28,11 +34,12 @@ from truthloop.ml.augment import Augmentation, augment_batch
 from truthloop.ml.backbones import SCRATCH
 from truthloop.ml.backend import Task
 from truthloop.ml.calibration import fit_platt, logit
+from truthloop.ml.features import SHARED
 from truthloop.ml.heatmaps import build_targets, detection_loss
 from truthloop.ml.imaging import letterbox
-from truthloop.ml.nets import DetectorNet, PeakDecoder
+from truthloop.ml.nets import DetectorNet, PeakDecoder, average_views
 from truthloop.ml.outputs import Decoding
-from truthloop.ml.training import Decoded, TorchModel
+from truthloop.ml.training import Decoded, TorchModel, as_numpy
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +137,15 @@ class Detector(TorchModel):
             boxes.append(scaled)
         return _Data(torch.stack(images).to(self.device_), boxes)
 
+    def _levels(self, pixels: NDArray[Any]) -> tuple[Tensor, ...]:
+        """The frozen backbone's pyramid maps of a letterboxed batch, kept per image."""
+        net = self.net_
+        assert isinstance(net, DetectorNet)
+        what = f"{self.backbone_name}@{self.input_size}/levels"
+        return SHARED.features(
+            what, pixels, lambda x: tuple(m.half() for m in net.levels(x)), self.device_
+        )
+
     def _loss(
         self, net: nn.Module, data: _Data, indices: Tensor, generator: torch.Generator
     ) -> Tensor:
@@ -157,3 +173,19 @@ class Detector(TorchModel):
 
     def _inference_module(self) -> nn.Module:
         return PeakDecoder(self.net_, flip_average=self.flip_average).eval()
+
+    def _outputs(self, batch: NDArray[np.float32]) -> list[NDArray[Any]]:
+        if not self.frozen_backbone:
+            return super()._outputs(batch)
+        decoder = self._inference_module()
+        assert isinstance(decoder, PeakDecoder)
+        net = decoder.net
+
+        def look(pixels: NDArray[np.float32]) -> tuple[Tensor, Tensor]:
+            return net.heads(tuple(m.to(self.device_).float() for m in self._levels(pixels)))
+
+        with torch.inference_mode():
+            found = look(batch)
+            if self.flip_average:
+                found = average_views(found, look(batch[:, :, :, ::-1]))
+            return as_numpy(decoder.peaks(*found))

@@ -181,18 +181,30 @@ class DetectorNet(nn.Module):
         assert isinstance(last, nn.Conv2d) and last.bias is not None
         nn.init.constant_(last.bias, _HEATMAP_PRIOR)
 
-    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
+    def levels(self, pixels: Tensor) -> tuple[Tensor, ...]:
+        """The backbone's maps the pyramid is built from, finest first: strides 4, 8 and 16 on
+        scratch; 8, 16 and 32 on a pretrained backbone (a frozen one's can be kept, see
+        `truthloop.ml.features`)."""
         maps = self.backbone(pixels)
-        c4, c8, c16 = maps[:3]
-        p = self.lateral16(c16)
-        if len(maps) > 3:
-            up = F.interpolate(self.lateral32(maps[3]), size=c16.shape[-2:], mode="nearest")
-            p = self.merge16(p + up)
+        return tuple(maps[:3]) if self.stride == STRIDE else tuple(maps[1:4])
+
+    def heads(self, levels: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
+        """Heatmap logits and box side distances from the `levels` maps."""
+        if self.stride == STRIDE:
+            c4, c8, c16 = levels
+            p = self.lateral16(c16)
+        else:
+            c8, c16, c32 = levels
+            up = F.interpolate(self.lateral32(c32), size=c16.shape[-2:], mode="nearest")
+            p = self.merge16(self.lateral16(c16) + up)
         p = self.merge8(self.lateral8(c8) + F.interpolate(p, scale_factor=2.0, mode="nearest"))
         if self.stride == STRIDE:
             p = self.merge4(self.lateral4(c4) + F.interpolate(p, scale_factor=2.0, mode="nearest"))
         distances = BOX_UNIT * torch.exp(self.box(p).clamp(-6.0, 6.0))
         return self.heatmap(p), distances
+
+    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
+        return self.heads(self.levels(pixels))
 
 
 class PeakDecoder(nn.Module):
@@ -219,12 +231,13 @@ class PeakDecoder(nn.Module):
             return self.net(pixels)
         n = pixels.shape[0]
         heat, distances = self.net(torch.cat([pixels, pixels.flip(3)]))
-        # Mirrored, a cell's left side is the other view's right side.
-        mirrored = distances[n:].flip(3)[:, [2, 1, 0, 3]]
-        return (heat[:n] + heat[n:].flip(3)) / 2, (distances[:n] + mirrored) / 2
+        return average_views((heat[:n], distances[:n]), (heat[n:], distances[n:]))
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        heat, distances = self._look(pixels)
+        return self.peaks(*self._look(pixels))
+
+    def peaks(self, heat: Tensor, distances: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The `top_k` local maxima of the heatmaps and their boxes (see the class)."""
         n, _, h, w = heat.shape
         is_peak = F.max_pool2d(heat, 3, 1, 1) == heat
         k = min(self.top_k, heat.shape[1] * h * w)  # a plain int: the export fixes it
@@ -236,3 +249,14 @@ class PeakDecoder(nn.Module):
         d = distances.flatten(2).gather(2, cell.unsqueeze(1).expand(n, 4, k))
         boxes = torch.stack([x - d[:, 0], y - d[:, 1], x + d[:, 2], y + d[:, 3]], dim=2)
         return logits, torch.div(index, h * w, rounding_mode="floor"), boxes
+
+
+def average_views(
+    plain: tuple[Tensor, Tensor], mirrored: tuple[Tensor, Tensor]
+) -> tuple[Tensor, Tensor]:
+    """A detector's (heatmaps, box sides) of images and of their mirror images, averaged in
+    the images' own orientation."""
+    heat, distances = plain
+    # Mirrored, a cell's left side is the other view's right side.
+    back = mirrored[1].flip(3)[:, [2, 1, 0, 3]]
+    return (heat + mirrored[0].flip(3)) / 2, (distances + back) / 2

@@ -255,6 +255,12 @@ class TorchModel(ABC):
         module = self._inference_module()
         onnx_export.export_module(module, path, self.decoding_, self.device_)
 
+    def epochs_for_steps(self, images: int) -> int:
+        """Epochs over `images` training images that take at least `auto_steps` optimiser
+        steps."""
+        per_epoch = math.ceil(images / min(self.batch_size, max(images, 1)))
+        return math.ceil(self.auto_steps / max(per_epoch, 1))
+
     # ---- the steps of fit ---------------------------------------------------------------
 
     def _read_start(self, init_from: Path | None) -> Start | None:
@@ -327,7 +333,7 @@ class TorchModel(ABC):
     ) -> tuple[int, float]:
         batch = min(self.batch_size, n)
         steps = math.ceil(n / batch)
-        epochs = self.epochs or max(10, math.ceil(self.auto_steps / steps))
+        epochs = self.epochs or max(10, self.epochs_for_steps(n))
         optimiser = torch.optim.AdamW(
             self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
@@ -366,8 +372,12 @@ class TorchModel(ABC):
         )
         with torch.inference_mode():
             out = module(pixels)
-        out = out if isinstance(out, tuple) else (out,)
-        return [t.float().cpu().numpy() if t.is_floating_point() else t.cpu().numpy() for t in out]
+        return as_numpy(out if isinstance(out, tuple) else (out,))
+
+
+def as_numpy(outputs: Sequence[Tensor]) -> list[NDArray[Any]]:
+    """A module's outputs as numpy arrays on the CPU, floating point as float32."""
+    return [t.float().cpu().numpy() if t.is_floating_point() else t.cpu().numpy() for t in outputs]
 
 
 def _read_artifact(path: Path, kind: str) -> dict[str, Any]:

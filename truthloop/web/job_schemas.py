@@ -13,6 +13,7 @@ from truthloop.core.types import Box, Boxes, Classification, MultiLabel, Split, 
 from truthloop.errors import InputError
 from truthloop.labeling import JobProgress, JobSpec, SubmitResult, Subset, TaskType, TaskView
 from truthloop.labeling.autolabel import AutoLabelSpec, Sampling
+from truthloop.ml.backbones import BACKBONES
 from truthloop.storage.tables import JobRow
 from truthloop.web.text_fields import Label, Line, Text
 
@@ -54,6 +55,12 @@ class AutoLabelTerms(BaseModel):
         default=True,
         description="People see the model's labels of the items they label for training"
         " (stored under '<job>-proposals'); validation items never show them.",
+    )
+    backbone: Line | None = Field(
+        default=None,
+        max_length=64,
+        description=f"What the built-in model is built on: one of {', '.join(BACKBONES)}."
+        " None: the default (efficientnet-lite0 where installed).",
     )
 
     def to_spec(self) -> AutoLabelSpec:

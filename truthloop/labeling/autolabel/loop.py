@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from truthloop.core.confidence import class_distribution, image_confidence
+from truthloop.core.confidence import class_distribution
 from truthloop.core.rounds import (
     BatchState,
     NextBatch,
@@ -124,10 +124,7 @@ def iterations(session: Session, job_id: int) -> list[Iteration]:
         .where(AutoLabelIterationRow.job_id == job_id)
         .order_by(AutoLabelIterationRow.number)
     )
-    return [
-        Iteration(**{name: getattr(r, name) for name in Iteration.__slots__})
-        for r in rows
-    ]
+    return [Iteration(**{name: getattr(r, name) for name in Iteration.__slots__}) for r in rows]
 
 
 def advance(project: Project, job_ref: str | int) -> Iteration | None:
@@ -248,7 +245,7 @@ def _record_round(
         auto = autolabel_terms(session, job)
         assert auto is not None
         now = utcnow()
-        machine = machine_labels(inputs.pool, result.found, result.chosen)
+        machine = machine_labels(inputs.pool, result.sure, result.chosen)
         items.machine_label(session, job, machine, now)
         human_items, human_tasks, human_seconds = inputs.human
         cost = human_tasks * job.price_per_task + (
@@ -293,13 +290,11 @@ def _release_after(
     found = result.found
     machine_ids = {i for i, _ in machine}
     left = {
-        i: image_confidence(found[i])[1] if i in found else 0.0
+        i: result.sure[i][1] if i in result.sure else 0.0
         for i, _ in inputs.pool
         if i not in machine_ids
     }
-    features = {
-        i: class_distribution(found[i], tuple(job.labels)) for i in left if i in found
-    }
+    features = {i: class_distribution(found[i], tuple(job.labels)) for i in left if i in found}
     _release_next(
         session,
         job,

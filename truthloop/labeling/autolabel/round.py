@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from truthloop.core.confidence import image_confidence
+from truthloop.core.confidence import empty_share, image_confidence
 from truthloop.core.correctness import is_correct, judge, matched_ious
 from truthloop.core.rounds import validation_worth_growing
 from truthloop.core.thresholds import (
@@ -38,10 +38,12 @@ MOST_OPINIONS = 3
 
 @dataclass(frozen=True, slots=True)
 class ModelRound:
-    """What the round's model said: its labels by item, the threshold chosen (and what the
-    validation set says at it, or over all of it when none qualified)."""
+    """What the round's model said: its labels by item (`found`, boxes below the keep level
+    included; `sure`, the label the machine would give and how sure it is of it), the threshold
+    chosen (and what the validation set says at it, or over all of it when none qualified)."""
 
     found: dict[int, Value]
+    sure: dict[int, tuple[Value, float]]
     chosen: Coverage | None
     overall: Coverage | None
     version: str | None
@@ -50,7 +52,7 @@ class ModelRound:
     validation_needed: int | None  # the validation size worth growing to
 
 
-NO_MODEL = ModelRound({}, None, None, None, None, (), None)
+NO_MODEL = ModelRound({}, {}, None, None, None, None, (), None)
 """A round without a model: there was nothing to learn from yet."""
 
 
@@ -93,7 +95,8 @@ def model_round(
             checked.setdefault(x.item_id, []).append(x)
     targets = [(i, people[0].uri) for i, people in checked.items()]
     found = predict_with(project, trained, [*pool, *targets])
-    return judged(found, checked, pool, trained.version.name, target, confidence, most)
+    empty = empty_share(x.value for x in labeled if x.item_id not in validation)
+    return judged(found, checked, pool, trained.version.name, target, confidence, most, empty)
 
 
 def judged(
@@ -104,16 +107,19 @@ def judged(
     target: float,
     confidence: float,
     most: int,
+    empty: float | None = None,
 ) -> ModelRound:
     """The round of the model `version`, whose labels are `found`, judged on the validation
-    items `checked` (each with the people who labeled it)."""
+    items `checked` (each with the people who labeled it); `empty` is how often people leave
+    an image without boxes (`core.confidence.empty_share`)."""
+    sure = {i: image_confidence(value, empty=empty) for i, value in found.items()}
     scored: list[tuple[float, bool]] = []
     ious: list[tuple[float, list[float]]] = []
     disputed: dict[int, float] = {}
     for item_id, people in checked.items():
-        if item_id not in found:
+        if item_id not in sure:
             continue
-        label, score = image_confidence(found[item_id])
+        label, score = sure[item_id]
         verdict = judge(label, [x.value for x in people])
         scored.append((score, verdict is True))
         if verdict is None and len(people) < MOST_OPINIONS:
@@ -128,24 +134,24 @@ def judged(
     kept = [v for score, values in ious for v in values if score >= cut]
     mean_iou = sum(kept) / len(kept) if kept else None
     asked = worth_second_opinions(disputed, chosen, scored, target, confidence)
-    grow = validation_worth_growing(found, pool, scored, chosen, most, target, confidence)
-    return ModelRound(found, chosen, overall, version, mean_iou, asked, grow)
+    left = [sure[i][1] for i, _ in pool if i in sure]
+    grow = validation_worth_growing(left, scored, chosen, most, target, confidence)
+    return ModelRound(found, sure, chosen, overall, version, mean_iou, asked, grow)
 
 
 def machine_labels(
-    pool: Sequence[tuple[int, str]], found: Mapping[int, Value], chosen: Coverage | None
+    pool: Sequence[tuple[int, str]],
+    sure: Mapping[int, tuple[Value, float]],
+    chosen: Coverage | None,
 ) -> list[tuple[int, Value]]:
     """The labels the machine gives: those of the pool's items at or above the threshold."""
     if chosen is None:
         return []
-    labels = []
-    for item_id, _ in pool:
-        if item_id not in found:
-            continue
-        label, score = image_confidence(found[item_id])
-        if score >= chosen.threshold:
-            labels.append((item_id, label))
-    return labels
+    return [
+        (item_id, sure[item_id][0])
+        for item_id, _ in pool
+        if item_id in sure and sure[item_id][1] >= chosen.threshold
+    ]
 
 
 @dataclass(frozen=True, slots=True)

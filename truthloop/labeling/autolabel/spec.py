@@ -35,10 +35,12 @@ class AutoLabelSpec:
     stays fixed unless `validation_max` is given too), when only its size keeps the model from
     labeling more than the growth costs (`core.thresholds.validation_needed`); `budget` caps
     the cost (people's tasks at the job's price plus compute at `compute_price_per_hour`);
-    `train_passes` sizes each training (images seen, about epochs x images);
-    `backend`/`backend_params` pick the model (default: the built-in one for the task);
-    `pre_annotate` shows people the model's labels of the items they label for training, as
-    proposals under the attribute `<job>-proposals`."""
+    `train_passes` sizes each training (images seen, about epochs x images; a built-in model
+    never takes fewer optimiser steps than by itself);
+    `backend`/`backend_params` pick the model (default: the built-in one for the task) and
+    `backbone` what a built-in one is built on (`truthloop.ml.backbones`; default: the
+    default backbone); `pre_annotate` shows people the model's labels of the items they label
+    for training, as proposals under the attribute `<job>-proposals`."""
 
     target_accuracy: float = terms.TARGET_ACCURACY
     confidence: float = terms.BOUND_CONFIDENCE
@@ -52,6 +54,7 @@ class AutoLabelSpec:
     model_project: str | None = None
     backend: str | None = None
     backend_params: dict[str, Any] | None = None
+    backbone: str | None = None
     train_passes: int = 2000
     seed: int = 0
     pre_annotate: bool = True
@@ -88,9 +91,24 @@ def check_autolabel_spec(spec: AutoLabelSpec, task_type: TaskType) -> None:
     if spec.train_passes < 1:
         raise InputError(f"train passes must be at least 1, not {spec.train_passes!r}")
     Sampling(spec.sampling)
-    backbone = (spec.backend_params or {}).get("backbone")
-    if backbone is not None:  # refused before the job exists, not at its first training
-        check_backbone(str(backbone))
+    model_params(spec)
+
+
+def model_params(spec: AutoLabelSpec) -> dict[str, Any]:
+    """The parameters the job's model is built with: `backend_params` and the `backbone`,
+    checked here so that a bad one is refused before the job exists, not at its first
+    training."""
+    params = dict(spec.backend_params or {})
+    given = params.get("backbone")
+    if spec.backbone is not None and given not in (None, spec.backbone):
+        raise InputError(
+            f"backbone {spec.backbone!r} and backend parameter backbone {given!r} differ: give one"
+        )
+    if spec.backbone is not None:
+        params["backbone"] = spec.backbone
+    if params.get("backbone") is not None:
+        check_backbone(str(params["backbone"]))
+    return params
 
 
 def autolabel_job_spec(project: Project, spec: JobSpec, auto: AutoLabelSpec) -> JobSpec:
@@ -131,7 +149,7 @@ def terms_row(job_id: int, spec: JobSpec, auto: AutoLabelSpec, sizes: Sizes) -> 
         sampling=Sampling(auto.sampling).value,
         model_project=auto.model_project or spec.name,
         backend=auto.backend,
-        backend_params=dict(auto.backend_params or {}),
+        backend_params=model_params(auto),
         initial_model=auto.initial_model,
         train_passes=auto.train_passes,
         seed=auto.seed,
