@@ -38,6 +38,29 @@ def test_a_claim_that_takes_a_slot_back_ends_the_lease_that_ran_out(lab: Lab) ->
     assert all(end[:2] == (None, None) for end in others)  # still leased to alice, run out
 
 
+def test_a_claim_finds_the_lease_it_takes_back_by_task_not_by_chance(lab: Lab) -> None:
+    """Leases and tasks are both numbered from 1, and a claim that looked a task's lease up by
+    the lease's own id (a bare `id` in SQLite's RETURNING) was right only where the two ids
+    met. Here they meet on a lease still open while a waiting slot is claimed, and on no open
+    lease when a lease that ran out is taken back."""
+    job = lab.job(task_time_limit_s=30, workers_per_item=1)
+    alice, bob, carol = lab.users["alice"], lab.users["bob"], lab.users["carol"]
+    first = next_task(lab.db, job, bob)  # lease 1, of task 1
+    assert first is not None
+    release(lab.db, first.task_id, bob)
+    second = next_task(lab.db, job, bob)  # lease 2, of task 2: bob held item 1 already
+    assert second is not None and second.task_id == first.task_id + 1
+    with statements(lab.db) as leasing:
+        third = next_task(lab.db, job, carol)  # lease 3, of task 1: waiting, no lease to end
+    assert third is not None and third.task_id == first.task_id
+    assert len(leasing) == NEXT_STATEMENTS, leasing
+    submit(lab.db, second.task_id, bob, client_id="b", answer=Classification("dog"), seconds=1)
+    taken = next_task(lab.db, job, alice, now=later(31))
+    assert taken is not None and taken.task_id == third.task_id
+    ended_at, outcome, expires_at = _ends(lab, carol)[third.task_id]
+    assert (ended_at, outcome) == (expires_at, "expired")
+
+
 def test_the_sweep_ends_leases_nobody_came_back_for_and_keeps_live_ones(lab: Lab) -> None:
     job = lab.job(task_time_limit_s=30, workers_per_item=1)
     alice = lab.users["alice"]

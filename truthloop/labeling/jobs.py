@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, insert, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from truthloop.core import job_terms as terms
@@ -331,6 +331,12 @@ def _insert_slots(session: Session, job: JobRow, item_ids: list[int], now: datet
                 for slot in range(job.workers_per_item)
             ],
         )
+    if session.get_bind().dialect.name == "postgresql":
+        # Until autovacuum comes by, a minute or so later, PostgreSQL's statistics know nothing
+        # of these slots, and its planner could take a job of a million for one of a few slots
+        # and plan a claim as a sort of all of them (issue 18). ANALYZE reads a sample of fixed
+        # size, a fraction of a second however large the table, and sees this transaction's rows.
+        session.execute(text("ANALYZE tasks"))
 
 
 def get_job(session: Session, name_or_id: str | int) -> JobRow:

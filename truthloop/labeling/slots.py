@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -54,25 +55,48 @@ WORKER: BindParameter[int] = bindparam("worker")
 NOW: BindParameter[datetime] = bindparam("now")
 
 
-def unseen_and_available(job_id: Param, user_id: Param, now: Param) -> ColumnElement[bool]:
-    """The condition on tasks of a slot of an item the worker never held, still within its
-    availability lifetime."""
+def _status_is(status: TaskStatus) -> ColumnElement[bool]:
+    """The condition on tasks that a slot is in `status`, with the status written into the
+    statement rather than bound. The partial indexes on tasks (tables.py) each hold the slots of
+    one status, and a planner uses one only for a statement that names the same constant:
+    PostgreSQL plans a statement that psycopg has prepared (it prepares one run often) for any
+    value of its parameters, and SQLite matches the terms of the statement with the index's."""
+    return TASKS.c.status == literal_column(f"'{status.value}'")
+
+
+def _never_held(job_id: Param, user_id: Param) -> ColumnElement[bool]:
+    """The condition on tasks of a slot of an item the worker never held in the job.
+
+    Their lease of the item is looked for by a subquery run for each slot looked at, one probe
+    of uq_task_leases_job_item_worker. OFFSET 0 keeps PostgreSQL from making NOT EXISTS an
+    anti-join (its planner keeps OFFSET 0 as the fence it is known as): the join's method and
+    row count came from estimates, and where those said few of the job's slots were left (no
+    statistics yet, or an annotator who had seen many items) the plan joined every waiting slot
+    of the job and sorted them, 0.1 to 2 s a claim on a job of 100,000 items (issue 18). The
+    planner counts half the slots as passing the subquery, so that walking the job's waiting
+    slots in claim order stays its cheapest plan.
+    """
     task, lease = TASKS.c, LEASES.c
-    seen = exists().where(
-        lease.job_id == job_id, lease.item_id == task.item_id, lease.worker_id == user_id
+    leased_before = (
+        select(lease.id)
+        .where(lease.job_id == job_id, lease.item_id == task.item_id, lease.worker_id == user_id)
+        .offset(literal_column("0"))
     )
-    return and_(task.job_id == job_id, task.available_until > now, ~seen)
+    return ~exists(leased_before)
 
 
 def lease_ran_out(now: Param) -> ColumnElement[bool]:
-    return and_(TASKS.c.status == TaskStatus.LEASED, TASKS.c.lease_expires_at <= now)
+    return and_(_status_is(TaskStatus.LEASED), TASKS.c.lease_expires_at <= now)
 
 
 def free_slot(job_id: Param, user_id: Param, now: Param) -> ColumnElement[bool]:
-    """The condition on tasks of a slot `user_id` may lease now."""
+    """The condition on tasks of a slot `user_id` may lease now: of an item they never held,
+    within its availability lifetime, waiting or under a lease that ran out."""
     return and_(
-        unseen_and_available(job_id, user_id, now),
-        or_(TASKS.c.status == TaskStatus.WAITING, lease_ran_out(now)),
+        TASKS.c.job_id == job_id,
+        TASKS.c.available_until > now,
+        _never_held(job_id, user_id),
+        or_(_status_is(TaskStatus.WAITING), lease_ran_out(now)),
     )
 
 
@@ -82,25 +106,31 @@ def live_leases(job_id: Param, user_id: Param, now: Param) -> ColumnElement[bool
     return and_(
         task.job_id == job_id,
         task.worker_id == user_id,
-        task.status == TaskStatus.LEASED,
+        _status_is(TaskStatus.LEASED),
         task.lease_expires_at > now,
     )
 
 
-def _first_free(state: ColumnElement[bool]) -> ScalarSelect[int]:
-    """The first slot by id in `state` that the worker may lease, locked, unless they already
-    hold `max_held` leases."""
+def _first_free(in_job: ColumnElement[bool], state: ColumnElement[bool]) -> ScalarSelect[int]:
+    """The first slot of the job (`in_job`) by id in `state` that the worker may lease, locked,
+    unless they already hold `max_held` leases. Their live leases are counted from
+    ix_tasks_leased alone."""
     task = TASKS.c
     held = select(func.count()).select_from(TASKS).where(live_leases(JOB, WORKER, NOW))
     return (
         select(task.id)
         .where(
-            unseen_and_available(JOB, WORKER, NOW),
+            in_job,
             state,
+            task.available_until > NOW,
+            _never_held(JOB, WORKER),
             held.scalar_subquery() < bindparam("max_held"),
         )
-        .order_by(task.id)
-        .limit(1)
+        # The order of ix_tasks_waiting; by id within the one job.
+        .order_by(task.job_id, task.id)
+        # A constant, not a bound limit: a plan made for any parameters (a prepared statement's)
+        # would cost the walk as if it read a tenth of the job, and pay for JIT compilation.
+        .limit(literal_column("1"))
         # PostgreSQL: concurrent claims lock different rows. SQLite has no row locks; a claim
         # runs under the database's write lock instead.
         .with_for_update(skip_locked=True)
@@ -108,21 +138,37 @@ def _first_free(state: ColumnElement[bool]) -> ScalarSelect[int]:
     )
 
 
+# The job of a waiting slot to claim, named by a range of one value rather than by equality.
+# PostgreSQL drops a column held equal to a value from the order asked for, and then walking
+# the primary key in id order is as good a plan in its eyes as walking ix_tasks_waiting while
+# its statistics say the job's slots are all waiting, as they do for a job created since its
+# last ANALYZE: that walk read every slot answered since then, on every claim. Only the index
+# in (job, id) order gives the order (job, id) when the job is a range.
+_IN_JOB_IN_CLAIM_ORDER = TASKS.c.job_id.between(JOB, JOB)
+
 # Whether the task has a lease not ended yet: at a claim, one that ran out (a submit or a
-# release ends a lease, and only a release makes a slot wait again).
-_OPEN_LEASE = exists().where(LEASES.c.task_id == TASKS.c.id, LEASES.c.ended_at.is_(None))
+# release ends a lease, and only a release makes a slot wait again). The task is named with its
+# table: in a RETURNING clause SQLAlchemy writes SQLite's columns bare, and a bare `id` in this
+# subquery is task_leases.id, which made it a scan of every lease, true or false by chance.
+_OPEN_LEASE = exists().where(
+    LEASES.c.task_id == literal_column(f"{TASKS.name}.id"), LEASES.c.ended_at.is_(None)
+)
 
 # Lease a free slot to the worker until `expires`: the first whose lease ran out, else the
-# first waiting one. Two subqueries rather than one with OR, so that each walks an index in id
-# order and stops at the first row it can lock; COALESCE runs the second only when the first
-# finds nothing. It also says whether it took the slot back from a lease that ran out, so that
-# only those claims pay for END_RAN_OUT_LEASE.
+# first waiting one. Two subqueries rather than one with OR, so that each reads its own index:
+# the slots whose lease ran out are the first entries of their job in ix_tasks_leased (few, and
+# sorted by id), and the waiting ones are walked in claim order in ix_tasks_waiting up to the
+# first row that can be locked, however large the job (tests/labeling/test_claim_at_scale.py
+# holds both plans). COALESCE runs the second only when the first finds nothing. The claim also
+# says whether it took the slot back from a lease that ran out, so that only those claims pay
+# for END_RAN_OUT_LEASE.
 CLAIM = (
     update(TASKS)
     .where(
         TASKS.c.id
         == func.coalesce(
-            _first_free(lease_ran_out(NOW)), _first_free(TASKS.c.status == TaskStatus.WAITING)
+            _first_free(TASKS.c.job_id == JOB, lease_ran_out(NOW)),
+            _first_free(_IN_JOB_IN_CLAIM_ORDER, _status_is(TaskStatus.WAITING)),
         )
     )
     .values(

@@ -293,15 +293,40 @@ class JobItemRow(Base):
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+_WAITING = text("status = 'waiting'")
+_LEASED = text("status = 'leased'")
+
+
 class TaskRow(Base):
     """One worker slot of one item: waiting, leased to `worker_id` until `lease_expires_at`, or
-    submitted by `worker_id`. An expired lease counts as waiting again."""
+    submitted by `worker_id`. An expired lease counts as waiting again.
+
+    The partial indexes hold the slots a claim looks at (labeling/slots.py, migration 0012):
+    the waiting ones in claim order, so that a claim reads the first entries of its job and
+    stops, however many slots the job has; and the leased ones, few at any time, by expiry
+    (those that ran out come first; the worker's own live ones are read from the index alone).
+    Answered slots are in neither, so a job's history never slows a claim, and a submit writes
+    no entry into them.
+    """
 
     __tablename__ = "tasks"
     __table_args__ = (
         UniqueConstraint("job_id", "item_id", "slot", name="uq_tasks_job_item_slot"),
-        Index("ix_tasks_job_status", "job_id", "status", "id"),
-        Index("ix_tasks_job_worker", "job_id", "worker_id"),
+        Index(
+            "ix_tasks_waiting",
+            "job_id",
+            "id",
+            postgresql_where=_WAITING,
+            sqlite_where=_WAITING,
+        ),
+        Index(
+            "ix_tasks_leased",
+            "job_id",
+            "lease_expires_at",
+            "worker_id",
+            postgresql_where=_LEASED,
+            sqlite_where=_LEASED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
