@@ -123,6 +123,21 @@ def database(kind: str, home: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def pg_sessions(url: str) -> int | None:
+    """Sessions PostgreSQL has opened for the database of `url` since its statistics began
+    (None for SQLite)."""
+    if not url.startswith("postgresql"):
+        return None
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,)
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
 def seed(project: Project, annotators: int, images: int) -> tuple[int, list[str]]:
     """The job's id and one API token per annotator."""
     with project.session() as session:
@@ -342,6 +357,7 @@ def run(kind: str, annotators: int, seconds: float, think: float, workers: int,
         home = Path(tmp) / "home"
         with Project.init(home, database_url=url) as project:
             job_id, tokens = seed(project, annotators, images)
+            sessions_before = pg_sessions(url)
             with server(home, url, workers) as (address, process):
                 load_before = os.getloadavg()[0]
                 server_cpu, client_cpu = cpu_seconds(process), time.process_time()
@@ -352,6 +368,7 @@ def run(kind: str, annotators: int, seconds: float, think: float, workers: int,
                 server_cpu = cpu_seconds(process) - server_cpu
                 client_cpu = time.process_time() - client_cpu
                 load_after = os.getloadavg()[0]
+            sessions = pg_sessions(url)
             checks = check(project, tally)
     pairs = max(tally.submitted, 1)
     return {
@@ -372,6 +389,11 @@ def run(kind: str, annotators: int, seconds: float, think: float, workers: int,
         # machine runs: the server's processes (not PostgreSQL's) and the annotators' client.
         "server_cpu_ms_per_submit": round(server_cpu / pairs * 1000, 2),
         "client_cpu_ms_per_submit": round(client_cpu / pairs * 1000, 2),
+        # Connections PostgreSQL opened for the run's database while the server ran (a pool
+        # that keeps its connections opens about one per request thread and process).
+        "pg_sessions_opened": (
+            None if sessions is None or sessions_before is None else sessions - sessions_before
+        ),
         "load_1m_before": round(load_before, 2),
         "load_1m_after": round(load_after, 2),
         **checks,
@@ -386,7 +408,7 @@ def passed(r: dict) -> bool:
 def table(rows: list[dict]) -> str:
     head = (f"{'database':<11}{'mode':<7}{'C':>4}{'submits/s':>10}{'next p50':>10}{'p95':>8}"
             f"{'p99':>8}{'submit p50':>12}{'p95':>8}{'p99':>8}{'errors':>7}{'cpu/sub':>9}"
-            f"  {'checks':<7}load 1m")
+            f"{'pg conns':>9}  {'checks':<7}load 1m")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
@@ -394,6 +416,7 @@ def table(rows: list[dict]) -> str:
             f"{r['next']['p50_ms']:>10}{r['next']['p95_ms']:>8}{r['next']['p99_ms']:>8}"
             f"{r['submit']['p50_ms']:>12}{r['submit']['p95_ms']:>8}{r['submit']['p99_ms']:>8}"
             f"{sum(r['errors'].values()):>7}{r['server_cpu_ms_per_submit']:>9}"
+            f"{'-' if r['pg_sessions_opened'] is None else r['pg_sessions_opened']:>9}"
             f"  {'ok' if passed(r) else 'FAILED':<7}"
             f"{r['load_1m_before']}->{r['load_1m_after']}"
         )

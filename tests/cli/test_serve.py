@@ -15,12 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import event, text
 from typer.testing import CliRunner
 
 from tests.services import free_port, postgres_database
 from truthloop import people
 from truthloop.cli.main import app
 from truthloop.cli.serve import shared_socket
+from truthloop.storage.db import POOL_OVERFLOW, REQUEST_THREADS
 from truthloop.storage.project import Project
 
 runner = CliRunner()
@@ -63,6 +65,45 @@ def test_connections_to_the_shared_socket_send_without_delay() -> None:
     # On a thread of its own: a browser test's Playwright may hold this thread's event loop.
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(asyncio.run, accepted_nodelay()).result() == 1
+
+
+@pytest.mark.postgres
+def test_workers_that_would_need_more_connections_than_postgresql_allows_are_refused(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    with postgres_database() as url:
+        with Project.init(home, database_url=url) as project, project.session() as session:
+            allowed = int(session.execute(text("SHOW max_connections")).scalar_one())
+        per_process = REQUEST_THREADS + POOL_OVERFLOW
+        workers = allowed // per_process + 1  # one more than the server has room for
+        result = runner.invoke(
+            app, ["--home", str(home), "serve", "--workers", str(workers)],
+            env={"TRUTHLOOP_DATABASE_URL": url},
+        )
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert f"--workers {workers}: each worker process keeps up to {per_process}" in message
+    assert f"{workers * per_process + POOL_OVERFLOW} in all" in message
+    assert f"the server allows {allowed} (max_connections)" in message
+
+
+@pytest.mark.postgres
+def test_a_loaded_server_keeps_its_connections(tmp_path: Path) -> None:
+    """As many threads as the server runs requests on, each taking a connection again and
+    again: the pool opens one per thread at most, and keeps them."""
+    with postgres_database() as url, Project.init(tmp_path / "home", database_url=url) as project:
+        opened: list[object] = []
+        event.listen(project.db.engine, "connect", lambda conn, record: opened.append(conn))
+
+        def requests(_: int) -> None:
+            for _ in range(25):
+                with project.session() as session:
+                    session.execute(text("SELECT pg_sleep(0.001)"))
+
+        with ThreadPoolExecutor(REQUEST_THREADS) as pool:
+            list(pool.map(requests, range(REQUEST_THREADS)))
+        assert 1 <= len(opened) <= REQUEST_THREADS
 
 
 @pytest.mark.postgres

@@ -14,6 +14,7 @@ from rich.text import Text
 from truthloop.cli.context import open_project
 from truthloop.cli.output import console, errors_as_messages
 from truthloop.errors import InputError
+from truthloop.storage.db import POOL_OVERFLOW, REQUEST_THREADS
 from truthloop.storage.project import Project
 
 if TYPE_CHECKING:
@@ -142,4 +143,24 @@ def check_workers(project: Project, workers: int) -> None:
             f"--workers {workers}: a SQLite project is served by one process (SQLite lets one"
             " writer in at a time). Serve with --workers 1, or move the project to PostgreSQL"
             " (TRUTHLOOP_DATABASE_URL) to serve it with several worker processes."
+        )
+    if project.db.dialect == "postgresql":
+        _check_connections(project, workers)
+
+
+def _check_connections(project: Project, workers: int) -> None:
+    """Each server process keeps a connection per request it can run at once (storage/db.py),
+    and the background worker's process its own few: refused before starting when PostgreSQL
+    would turn some away under load."""
+    from sqlalchemy import text
+
+    per_process = REQUEST_THREADS + POOL_OVERFLOW
+    needed = workers * per_process + POOL_OVERFLOW
+    with project.db.engine.connect() as connection:
+        allowed = int(connection.execute(text("SHOW max_connections")).scalar_one())
+    if needed > allowed:
+        raise InputError(
+            f"--workers {workers}: each worker process keeps up to {per_process} connections to"
+            f" PostgreSQL, {needed} in all with the background worker, but the server allows"
+            f" {allowed} (max_connections). Serve with fewer workers or raise max_connections."
         )
