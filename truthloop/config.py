@@ -10,6 +10,7 @@
 | max_image_pixels | TRUTHLOOP_MAX_IMAGE_PIXELS    | 64 megapixels (decompression-bomb guard)  |
 | max_image_bytes  | TRUTHLOOP_MAX_IMAGE_BYTES     | 50 MB                                     |
 | max_request_bytes| TRUTHLOOP_MAX_REQUEST_BYTES   | 10 MB (larger portal/API bodies get 413)  |
+| max_upload_bytes | TRUTHLOOP_MAX_UPLOAD_BYTES    | 4 GB (a dataset import's upload; 413 over)|
 | secret_key       | TRUTHLOOP_SECRET_KEY          | random, kept in <home>/secret_key         |
 | https_only       | TRUTHLOOP_HTTPS_ONLY          | false (true: session cookie over HTTPS)   |
 | base_url         | TRUTHLOOP_BASE_URL            | http://127.0.0.1:8000 (invitation links)  |
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = MAX_IMAGE_PIXELS
     max_image_bytes: int = MAX_IMAGE_BYTES
     max_request_bytes: int = 10_000_000
+    max_upload_bytes: int = 4_000_000_000
     secret_key: str | None = None
     https_only: bool = False
     base_url: str = DEFAULT_BASE_URL

@@ -1,6 +1,7 @@
-"""The background worker: it moves automated-labeling jobs on once people have labeled what was
-released to them (train, choose the threshold, machine-label, release the next batch),
-closes the jobs whose tasks all expired untaken, and ends the leases that ran out.
+"""The background worker: it runs the dataset imports queued over HTTP, moves automated-labeling
+jobs on once people have labeled what was released to them (train, choose the threshold,
+machine-label, release the next batch), closes the jobs whose tasks all expired
+untaken, and ends the leases that ran out.
 
 Its state is the database's: each round it asks which jobs are due and runs their next
 iteration, so a restart resumes where it stopped, and an iteration interrupted before its commit
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from truthloop.datasets import queued
 from truthloop.labeling import close_expired_jobs
 from truthloop.labeling.autolabel import Iteration, advance
 from truthloop.labeling.jobs import JobStatus
@@ -56,11 +58,18 @@ class BackgroundWorker:
     interval_s: float = 5.0
     clock: Callable[[], float] = time.monotonic
     _retry_at: dict[int, tuple[float, float]] = field(default_factory=dict)
+    _resumed: bool = False
 
     def run_once(self) -> list[tuple[int, Iteration]]:
         """Close the jobs whose tasks all expired untaken, and run the next iteration of every
         automated-labeling job whose released batch people have finished; the iterations run,
         by job id. A job that fails is logged and left for a later round."""
+        if not self._resumed:
+            # An import a stopped worker left running stored nothing: it runs again whole.
+            queued.resume(self.project)
+            self._resumed = True
+        while (import_id := queued.run_next(self.project)) is not None:
+            log.info("import %s: finished", import_id)
         with self.project.session() as session:
             end_ran_out_leases(session)
             for name in close_expired_jobs(session):

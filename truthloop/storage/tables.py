@@ -543,3 +543,26 @@ class AutoLabelIterationRow(Base):
     elapsed_s: Mapped[float] = mapped_column(Float)
     remaining: Mapped[int] = mapped_column(Integer)
     ended_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ImportRow(Base):
+    """A dataset import queued for the background worker (`POST /api/datasets/{name}/import`
+    of a large file): what to read and how (`options`: import_dataset's keywords), how far it
+    got and how it ended. `upload` marks a source the server received, removed once imported."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(Text)
+    fmt: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]] = mapped_column(Json)
+    upload: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    lines_read: Mapped[int] = mapped_column(Integer, default=0)
+    items_stored: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

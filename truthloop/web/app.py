@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -15,6 +17,7 @@ from truthloop.web.middleware import BodyLimit, SecurityHeaders
 from truthloop.web.routes import (
     account_pages,
     api_datasets,
+    api_imports,
     api_jobs,
     api_models,
     api_people,
@@ -50,6 +53,7 @@ def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
         account_pages.router,
         api_people.router,
         api_datasets.router,
+        api_imports.router,
         api_jobs.router,
         api_models.router,
         feedback.router,
@@ -67,7 +71,12 @@ def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
         https_only=https_only,
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit, max_bytes=project.settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=project.settings.max_request_bytes,
+        upload_path=re.compile(api_imports.UPLOAD_PATH),
+        max_upload_bytes=project.settings.max_upload_bytes,
+    )
     return app
 
 

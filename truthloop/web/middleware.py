@@ -6,6 +6,8 @@ error responses other layers produce.
 
 from __future__ import annotations
 
+import re
+
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,32 +60,49 @@ class BodyTooLarge(HTTPException):
     """Raised while reading a body that grows past the limit; an HTTPException so that the
     framework's body parsing passes it on as a 413 instead of calling it a parse error."""
 
-    def __init__(self, max_bytes: int):
-        super().__init__(413, _too_large(f"more than {max_bytes}", max_bytes))
+    def __init__(self, max_bytes: int, setting: str = "TRUTHLOOP_MAX_REQUEST_BYTES"):
+        super().__init__(413, _too_large(f"more than {max_bytes}", max_bytes, setting))
 
 
-def _too_large(size: str, max_bytes: int) -> str:
-    return (
-        f"the request body is {size} bytes; the limit is {max_bytes} bytes"
-        " (TRUTHLOOP_MAX_REQUEST_BYTES)"
-    )
+def _too_large(size: str, max_bytes: int, setting: str) -> str:
+    return f"the request body is {size} bytes; the limit is {max_bytes} bytes ({setting})"
 
 
 class BodyLimit:
     """Refuses a request body over `max_bytes` with 413, by its Content-Length when it declares
-    one and by counting the bytes as they arrive when it does not (chunked uploads)."""
+    one and by counting the bytes as they arrive when it does not (chunked uploads).
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    A POST whose path matches `upload_path` (a dataset import, which streams its body to a file
+    and never holds it in memory) is held to `max_upload_bytes` instead."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        upload_path: re.Pattern[str] | None = None,
+        max_upload_bytes: int = 0,
+    ):
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_path = upload_path
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if (
+            self.upload_path is not None
+            and scope.get("method") == "POST"
+            and self.upload_path.fullmatch(scope.get("path", ""))
+        ):
+            limit, setting = self.max_upload_bytes, "TRUTHLOOP_MAX_UPLOAD_BYTES"
+        else:
+            limit, setting = self.max_bytes, "TRUTHLOOP_MAX_REQUEST_BYTES"
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send, declared.decode(errors="replace"))
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(send, declared.decode(errors="replace"), limit, setting)
             return
         received = 0
         started = False
@@ -93,8 +112,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit, setting)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -106,13 +125,13 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send, f"more than {self.max_bytes}")
+                await self._refuse(send, f"more than {limit}", limit, setting)
 
-    async def _refuse(self, send: Send, size: str) -> None:
+    async def _refuse(self, send: Send, size: str, limit: int, setting: str) -> None:
         body = orjson.dumps(
             {
                 "error": "RequestTooLarge",
-                "detail": _too_large(size, self.max_bytes),
+                "detail": _too_large(size, limit, setting),
             }
         )
         await send(

@@ -1,0 +1,211 @@
+"""Imports over HTTP: where a source may come from, and the large ones queued for the background
+worker.
+
+A source is either a file the server received (an upload, kept under `<home>/uploads/<uuid>/`
+until it is imported) or a path on the server inside the allowed roots, checked as the CLI's
+image references are. A large one is queued as a row of `imports`; the background worker runs
+it (`run_next`) with `import_dataset`, so it is the same one transaction with the same
+refusals. An import interrupted by a restart stored nothing (one transaction): `resume` queues
+it again. While it runs, its progress is in `<home>/imports/<id>.progress` rather than its row,
+because on SQLite the import's own transaction holds the only write lock until it commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from truthloop import formats
+from truthloop.core.text import text_problem
+from truthloop.core.types import Split
+from truthloop.datasets.importing import ImportReport, check_dataset_name, import_dataset
+from truthloop.errors import ImportAborted, InputError, NotFound, TruthloopError, UnsafePath
+from truthloop.storage.project import Project
+from truthloop.storage.tables import ImportRow
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+# Options of import_dataset a request may set (never copy or verify_images: a request must not
+# make the server open every image within its own timeout; a queued import may, later).
+OPTIONS = ("label_attribute", "on_error", "labels", "split", "image_root")
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in formats.READ_FORMATS:
+        known = ", ".join(formats.READ_FORMATS)
+        raise InputError(f"format {fmt!r} is not one truthloop reads; use one of {known}")
+    return fmt
+
+
+def server_path(project: Project, ref: str, what: str = "path") -> Path:
+    """`ref`, a path on the server, resolved (symlinks followed) and inside the allowed roots
+    (the project home and TRUTHLOOP_ALLOWED_ROOTS), or UnsafePath saying what was refused."""
+    if "\x00" in ref or any(ord(c) < 32 or ord(c) == 127 for c in ref):
+        raise UnsafePath(f"the {what} {ref!r} contains a control character")
+    if "://" in ref:
+        raise UnsafePath(
+            f"the {what} {ref!r} is a URI; give a path on the server (an s3:// source is"
+            " not read yet: download it under an allowed root first)"
+        )
+    path = Path(ref)
+    if not path.is_absolute():
+        raise UnsafePath(f"the {what} {ref!r} is not absolute")
+    if ".." in path.parts:
+        raise UnsafePath(f"the {what} {ref!r} goes up a folder (..)")
+    resolved = path.resolve()
+    if not any(resolved.is_relative_to(root) for root in project.allowed_roots):
+        roots = ", ".join(str(r) for r in project.allowed_roots)
+        raise UnsafePath(
+            f"the {what} {ref!r} is outside the allowed roots ({roots}; set"
+            " TRUTHLOOP_ALLOWED_ROOTS to allow another folder)"
+        )
+    if not resolved.exists():
+        raise InputError(f"the {what} {ref!r} does not exist")
+    return resolved
+
+
+def upload_folder(project: Project) -> Path:
+    folder = project.home / "uploads" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    return folder
+
+
+def upload_name(filename: str | None, fmt: str) -> str:
+    """A file name for an upload: the client's, cut to safe characters, or one from the format."""
+    name = Path((filename or "").replace("\\", "/")).name
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")[:100]
+    return name or ("annotations.json" if fmt == "coco" else "upload.manifest")
+
+
+def remove_upload(source: Path) -> None:
+    shutil.rmtree(source.parent, ignore_errors=True)
+
+
+def check_options(project: Project, options: dict[str, Any]) -> dict[str, Any]:
+    """The request's import options, checked; `image_root` must be inside the allowed roots."""
+    options = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise InputError(f"unknown import option {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
+    if options.get("on_error", "abort") not in ("abort", "skip"):
+        raise InputError(f"on_error {options['on_error']!r} is neither abort nor skip")
+    for key in ("label_attribute", "split"):
+        value = options.get(key)
+        if value is not None and (problem := text_problem(key, str(value))):
+            raise InputError(problem)
+    if "split" in options and options["split"] not in {s.value for s in Split}:
+        known = ", ".join(s.value for s in Split)
+        raise InputError(f"split {options['split']!r} is not one of {known}")
+    if options.get("image_root") is not None:
+        options["image_root"] = str(server_path(project, options["image_root"], "image root"))
+    return options
+
+
+def import_now(
+    project: Project, dataset: str, source: Path, fmt: str, options: dict[str, Any]
+) -> ImportReport:
+    """Import as the CLI does; `options` as check_options left them (JSON, for a queued row)."""
+    if options.get("split") is not None:
+        options = {**options, "split": Split(options["split"])}
+    return import_dataset(
+        project, dataset, source, fmt=fmt, allowed_roots=project.allowed_roots, **options
+    )
+
+
+def queue_import(
+    project: Project,
+    dataset: str,
+    source: Path,
+    fmt: str,
+    options: dict[str, Any],
+    *,
+    upload: bool,
+    created_by: int | None,
+) -> int:
+    check_dataset_name(dataset)
+    with project.session() as session:
+        row = ImportRow(
+            dataset=dataset, source=str(source), fmt=fmt, options=options, upload=upload,
+            status=QUEUED, lines_read=0, items_stored=0, created_by=created_by,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def get_import(session: Session, import_id: int) -> ImportRow:
+    row = session.get(ImportRow, import_id)
+    if row is None:
+        raise NotFound(f"there is no import {import_id}")
+    return row
+
+
+def lines_read(project: Project, row: ImportRow) -> int:
+    """How far a running import got (its progress file), or what its row says."""
+    if row.status != RUNNING:
+        return row.lines_read
+    try:
+        return int(_progress_file(project, row.id).read_text() or 0)
+    except (OSError, ValueError):
+        return row.lines_read
+
+
+def resume(project: Project) -> int:
+    """Queue again the imports a stopped worker left running (they stored nothing)."""
+    with project.session() as session:
+        result = session.execute(
+            update(ImportRow).where(ImportRow.status == RUNNING).values(status=QUEUED)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def run_next(project: Project) -> int | None:
+    """Run the oldest queued import to its end; its id, or None when none waits."""
+    with project.session() as session:
+        row = session.scalars(
+            select(ImportRow).where(ImportRow.status == QUEUED).order_by(ImportRow.id).limit(1)
+        ).first()
+        if row is None:
+            return None
+        row.status = RUNNING
+        import_id, dataset, fmt = row.id, row.dataset, row.fmt
+        source, options, upload = Path(row.source), dict(row.options), row.upload
+    progress = _progress_file(project, import_id)
+    progress.parent.mkdir(parents=True, exist_ok=True)
+
+    def record(seen: int) -> None:
+        temporary = progress.with_suffix(".tmp")
+        temporary.write_text(str(seen))
+        os.replace(temporary, progress)
+
+    outcome: dict[str, Any] = {"finished_at": datetime.now(UTC).replace(tzinfo=None)}
+    try:
+        report = import_now(project, dataset, source, fmt, {**options, "progress": record})
+    except (ImportAborted, TruthloopError) as error:
+        outcome |= {"status": FAILED, "error": str(error)}
+    except Exception as error:  # recorded for whoever asks, then the worker goes on
+        outcome |= {"status": FAILED, "error": f"the import failed: {error!r}"}
+    else:
+        outcome |= {
+            "status": DONE, "items_stored": report.imported, "report": report.to_json(),
+        }
+        if upload:
+            remove_upload(source)
+    with contextlib.suppress(OSError, ValueError):
+        outcome["lines_read"] = int(progress.read_text() or 0)
+    with project.session() as session:
+        session.execute(update(ImportRow).where(ImportRow.id == import_id).values(**outcome))
+    progress.unlink(missing_ok=True)
+    return import_id
+
+
+def _progress_file(project: Project, import_id: int) -> Path:
+    return project.home / "imports" / f"{import_id}.progress"
