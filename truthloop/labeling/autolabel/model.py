@@ -57,20 +57,6 @@ def epochs_for(passes: int, images: int) -> int:
     return max(MIN_EPOCHS, min(MAX_EPOCHS, round(passes / max(images, 1))))
 
 
-def _epochs(model: ModelBackend, passes: int, images: int) -> int:
-    """A round's epochs: about `passes` images seen, and never fewer optimiser steps than the
-    built-in model takes by itself (`auto_steps`). A first batch is small, and a detector
-    trained on 37 pet photos for 54 epochs (2,000 images seen) was right on 50 % of 123
-    unseen ones, against 71 % after its own 250 steps (84 epochs)."""
-    epochs = epochs_for(passes, images)
-    # The built-in models (`truthloop.ml.training.TorchModel`, not imported here: it brings
-    # torch) say how many epochs make their own schedule; other backends train as told.
-    own = getattr(model, "epochs_for_steps", None)
-    if own is not None:
-        epochs = max(epochs, own(images))
-    return epochs
-
-
 def _untrained(terms: ModelTerms, epochs: int) -> ModelBackend:
     """The model a job trains first: the built-in one for its task, or the backend it names,
     with its hyper-parameters."""
@@ -95,7 +81,7 @@ def train(
 ) -> TrainedVersion:
     """Train on `records` from the version `start_from` (or from scratch) and record the new
     version, complete, under `model_project`; `report` joins its training report."""
-    epochs = _epochs(_untrained(terms, MIN_EPOCHS), terms.passes, len(records))
+    epochs = epochs_for(terms.passes, len(records))
     return train_records(
         project,
         model_project,

@@ -35,8 +35,7 @@ class AutoLabelSpec:
     stays fixed unless `validation_max` is given too), when only its size keeps the model from
     labeling more than the growth costs (`core.thresholds.validation_needed`); `budget` caps
     the cost (people's tasks at the job's price plus compute at `compute_price_per_hour`);
-    `train_passes` sizes each training (images seen, about epochs x images; a built-in model
-    never takes fewer optimiser steps than by itself);
+    `train_passes` sizes each training (images seen, about epochs x images);
     `backend`/`backend_params` pick the model (default: the built-in one for the task) and
     `backbone` what a built-in one is built on (`truthloop.ml.backbones`; default: the
     default backbone); `pre_annotate` shows people the model's labels of the items they label
