@@ -345,3 +345,44 @@ def test_aware_creation_dates_are_written_as_naive_utc(tmp_path: Path) -> None:
     write("groundtruth", [record], tmp_path / "out", label_set=LABELS)
     meta = json.loads((tmp_path / "out").read_text())["label-metadata"]
     assert meta["creation-date"] == "2020-03-06T17:46:39.176000"
+
+
+def test_boxes_read_the_same_however_their_numbers_are_spelled(tmp_path: Path) -> None:
+    # Well-formed boxes take a fast path (gt_annotations._plain_box); the others the checks.
+    plain = box_line(class_id=0, left=111, top=134.5, width=61, height=128)
+    spelled = with_meta(
+        box_line(class_id="0", left=111.0, top=134.5, width=61.0, height=128),
+        "bb",
+        objects=[{"confidence": 1}, {"confidence": 0.9}],
+    )
+    fast, slow = read(write_lines(tmp_path / "m", with_meta(plain, "bb", objects=[
+        {"confidence": 1.0}, {"confidence": 0.9}]), spelled))
+    assert fast == slow
+    assert fast.annotations[0].value.boxes[0] == Box("dog", 111.0, 134.5, 61.0, 128.0, 1.0)
+
+
+def test_a_plain_line_still_has_its_resolved_uri_checked(tmp_path: Path) -> None:
+    # A line of printable ASCII skips the text check of its strings, never of the URI, which
+    # takes the manifest's folder.
+    folder = tmp_path / "im\x01ages"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"")
+    path = write_lines(folder / "m", '{"source-ref": "a.jpg"}')
+    with pytest.raises(FormatError, match=r"image URI .* U\+0001") as caught:
+        read(path)
+    assert f"{path}:1" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"source-ref": "s3://b/a.jpg", "note": "a\\u0000b"}',
+        '{"source-ref": "s3://b/a\\u202ejpg"}',
+        CLASSIFICATION.replace('"class-name":"dog"', '"class-name":"d\u202eog"'),
+    ],
+)
+def test_escaped_or_non_ascii_text_is_still_checked(tmp_path: Path, line: str) -> None:
+    path = write_lines(tmp_path / "m", CLASSIFICATION, line)
+    with pytest.raises(FormatError, match="not allowed") as caught:
+        read(path)
+    assert f"{path}:2" in str(caught.value)

@@ -44,8 +44,14 @@ class CheckedReader:
         return LabelSet({n: i for n, i in found.ids.items() if label_problem(n) is None})
 
     def __iter__(self) -> Iterator[ImageRecord]:
-        for record in self.reader:
-            problem = record_problem(record)
+        reader = self.reader
+        for record in reader:
+            # A reader may say that the text of the record it read last is all plain (Ground
+            # Truth: a line of printable ASCII without escapes); then only the URI can fail.
+            if getattr(reader, "plain_text", False):
+                problem = text_problem("image URI", record.uri, LINE)
+            else:
+                problem = record_problem(record)
             if problem is not None:
                 report(FormatError(problem).at(self.reader.location), self.on_error)
                 continue
@@ -63,17 +69,18 @@ def record_problem(record: ImageRecord) -> str | None:
 
 
 def _annotation_problem(annotation: Annotation) -> str | None:
-    lines = {
-        "label attribute": annotation.attribute,
-        "job name": annotation.job_name,
-        "worker": annotation.worker,
-    }
-    for field, value in lines.items():
+    for field, value in (
+        ("label attribute", annotation.attribute),
+        ("job name", annotation.job_name),
+        ("worker", annotation.worker),
+    ):
         if value is not None and (problem := text_problem(field, value, LINE)):
             return problem
     for label in label_names(annotation.value):
         if problem := label_problem(label):
             return problem
+    if not annotation.metadata and not isinstance(annotation.value, Verification):
+        return None
     verification = annotation.value
     if isinstance(verification, Verification):
         checks: list[tuple[str, str, TextKind]] = [("verdict", verification.verdict, LINE)]

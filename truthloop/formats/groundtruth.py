@@ -22,7 +22,7 @@ from truthloop.errors import FormatError, InputError, NotWritable
 from truthloop.formats import gt_annotations as pairs
 from truthloop.formats import validate
 from truthloop.formats.base import ErrorHandler, report
-from truthloop.formats.manifest_lines import read_json_lines
+from truthloop.formats.manifest_lines import read_marked_json_lines
 from truthloop.formats.output import atomic_file
 from truthloop.formats.paths import LocalResolver, is_remote
 
@@ -49,16 +49,20 @@ class GroundTruthReader:
         self.on_error = on_error
         self.label_set = LabelSet({})
         self._line = 0
+        # Whether the line of the record read last was plain (manifest_lines): then only its
+        # URI, resolved against folders the line did not name, needs the text rule's check.
+        self.plain_text = False
         self._resolve = LocalResolver(self.path.absolute().parent, allowed_roots)
 
     def __iter__(self) -> Iterator[ImageRecord]:
-        for number, line in read_json_lines(self.path, on_error=self.on_error):
+        for number, line, plain in read_marked_json_lines(self.path, on_error=self.on_error):
             try:
                 record = self._record(line)
             except InputError as error:
                 report(error.at(str(self.path), number), self.on_error)
                 continue
             self._line = number
+            self.plain_text = plain
             yield record
 
     @property

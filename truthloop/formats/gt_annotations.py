@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from truthloop.core.geometry import MIN_BOX_SIDE
 from truthloop.core.types import (
     Annotation,
+    Box,
     Boxes,
     Classification,
     ImageSize,
@@ -97,12 +99,31 @@ def _source(value: Any, what: str) -> Source:
     raise FormatError(f"{what} must be 'yes' or 'no', not {validate.show(value)}")
 
 
+# Class maps already read, by their (key, name) pairs: a manifest repeats a few of them on
+# every line. Only maps that passed are kept, and a name can equal only a string, so a map
+# found here is one that passes. Callers do not change the map they get.
+_CLASS_MAPS: dict[tuple[tuple[str, Any], ...], dict[int, str]] = {}
+_CLASS_MAPS_KEPT = 1024
+
+
 def _class_map(meta: dict[str, Any], what: str) -> dict[int, str]:
     raw = validate.mapping(meta.get("class-map"), f"{what}.class-map")
-    return {
-        validate.integer(key, f"{what}.class-map key"): validate.text(name, f"{what}.class-map")
-        for key, name in raw.items()
+    key: tuple[tuple[str, Any], ...] | None = tuple(raw.items())
+    try:
+        found = _CLASS_MAPS.get(key)  # type: ignore[arg-type]
+    except TypeError:  # a name that is a list or an object: refused below
+        key, found = None, None
+    if found is not None:
+        return found
+    class_map = {
+        validate.integer(k, f"{what}.class-map key"): validate.text(name, f"{what}.class-map")
+        for k, name in raw.items()
     }
+    if key is not None:
+        if len(_CLASS_MAPS) >= _CLASS_MAPS_KEPT:
+            _CLASS_MAPS.clear()
+        _CLASS_MAPS[key] = class_map
+    return class_map
 
 
 def _name(class_map: dict[int, str], class_id: int, what: str) -> str:
@@ -162,6 +183,10 @@ def _boxes(value: Any, meta: dict[str, Any], what: str) -> tuple[Value, dict[str
     # Millions of boxes pass here: checks name fields relative to the box, and the box's own
     # place is put in front only when one fails.
     for n, (item, obj) in enumerate(zip(items, objects, strict=True)):
+        box = _plain_box(item, obj, class_map)
+        if box is not None:
+            boxes.append(box)
+            continue
         try:
             score = _optional_confidence(validate.mapping(obj, "").get("confidence"), ".confidence")
         except FormatError as error:
@@ -182,6 +207,41 @@ def _boxes(value: Any, meta: dict[str, Any], what: str) -> tuple[Value, dict[str
         )
     adjusted = None if status is None else _ADJUSTMENT[status]
     return Boxes(tuple(boxes), adjusted), {name: i for i, name in class_map.items()}
+
+
+def _plain_box(item: Any, obj: Any, class_map: dict[int, str]) -> Box | None:
+    """The box of a well-formed annotation (integer class id, finite numbers, a confidence
+    between 0 and 1 or none, sides of at least MIN_BOX_SIDE), as the checks in `_boxes` make
+    it, at a fraction of their cost; None for anything else, which those checks then judge."""
+    if type(item) is not dict or type(obj) is not dict:
+        return None
+    score = obj.get("confidence")
+    if score is not None and not (type(score) is float and 0.0 <= score <= 1.0):
+        return None
+    class_id = item.get("class_id")
+    label = class_map.get(class_id) if type(class_id) is int else None
+    if label is None:
+        return None
+    left, top = _plain_number(item.get("left")), _plain_number(item.get("top"))
+    width, height = _plain_number(item.get("width")), _plain_number(item.get("height"))
+    if (
+        left is None
+        or top is None
+        or width is None
+        or height is None
+        or not (width >= MIN_BOX_SIDE and height >= MIN_BOX_SIDE)
+    ):
+        return None
+    return Box(label, left, top, width, height, score)
+
+
+def _plain_number(value: Any) -> float | None:
+    """`validate.number(value)` when it passes, else None."""
+    if type(value) is int:
+        return float(value)
+    if type(value) is float and value - value == 0.0:  # neither infinite nor NaN
+        return value
+    return None
 
 
 def _verification(value: Any, meta: dict[str, Any], what: str) -> tuple[Value, dict[str, int]]:

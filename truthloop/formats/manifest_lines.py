@@ -7,6 +7,7 @@ name starting with `$`. Blank lines are skipped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -69,6 +70,12 @@ def _text(raw: bytes | str) -> str:
     return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
 
 
+# A line of printable ASCII without a backslash: no string in its object can hold a character
+# any text rule refuses (core.text), since JSON could spell one only escaped or as itself.
+_PLAIN_BYTES = re.compile(rb"[\x20-\x5b\x5d-\x7e]*")
+_PLAIN_TEXT = re.compile("[\x20-\x5b\x5d-\x7e]*")
+
+
 def read_json_lines(
     source: Path | str | IO[bytes] | IO[str],
     *,
@@ -80,6 +87,18 @@ def read_json_lines(
     A bad line raises FormatError carrying `path` (default: the file's own path) and its line;
     with `on_error` the error goes there and reading continues with the next line.
     """
+    for number, obj, _ in read_marked_json_lines(source, path=path, on_error=on_error):
+        yield number, obj
+
+
+def read_marked_json_lines(
+    source: Path | str | IO[bytes] | IO[str],
+    *,
+    path: str | None = None,
+    on_error: ErrorHandler | None = None,
+) -> Iterator[tuple[int, dict[str, Any], bool]]:
+    """`read_json_lines`, each object with whether its line was plain: printable ASCII with
+    no backslash, so that none of its strings needs the text rule's check (formats.checked)."""
     with ExitStack() as stack:
         if isinstance(source, Path | str):
             path = path or str(source)
@@ -93,4 +112,8 @@ def read_json_lines(
                 report(error.at(path, number), on_error)
                 continue
             if obj is not None:
-                yield number, obj
+                if isinstance(raw, bytes):
+                    plain = _PLAIN_BYTES.fullmatch(raw) is not None
+                else:
+                    plain = raw is not None and _PLAIN_TEXT.fullmatch(raw) is not None
+                yield number, obj, plain
