@@ -350,8 +350,8 @@ def check(project: Project, tally: Tally) -> dict[str, object]:
 
 
 def run(kind: str, annotators: int, seconds: float, think: float, workers: int,
-        warmup: float) -> dict[str, object]:
-    images = max(2000, int(seconds * 1500))
+        warmup: float, items: int | None = None) -> dict[str, object]:
+    images = items or max(2000, int(seconds * 1500))
     workers = workers if kind == "postgresql" else 1
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
         home = Path(tmp) / "home"
@@ -376,6 +376,7 @@ def run(kind: str, annotators: int, seconds: float, think: float, workers: int,
         "mode": "paced" if think else "closed",
         "think_s": think,
         "annotators": annotators,
+        "items": images,
         "server_processes": workers,
         "warmup_s": warmup,
         "seconds": round(elapsed, 2),
@@ -436,11 +437,13 @@ def main() -> None:
                         help="Paced mode: mean seconds an annotator works on a task.")
     parser.add_argument("--workers", type=int, default=2,
                         help="Server processes for PostgreSQL (SQLite is served by one).")
+    parser.add_argument("--items", type=int, default=None,
+                        help="Items in the job (default: enough that no run drains it).")
     parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
     args = parser.parse_args()
     thinks = {"closed": 0.0, "paced": args.think}
     rows = [
-        run(kind, int(c), args.seconds, thinks[mode], args.workers, args.warmup)
+        run(kind, int(c), args.seconds, thinks[mode], args.workers, args.warmup, args.items)
         for kind in args.databases.split(",")
         for mode in args.modes.split(",")
         for c in args.concurrency.split(",")
