@@ -358,7 +358,9 @@ def test_boxes_read_the_same_however_their_numbers_are_spelled(tmp_path: Path) -
     fast, slow = read(write_lines(tmp_path / "m", with_meta(plain, "bb", objects=[
         {"confidence": 1.0}, {"confidence": 0.9}]), spelled))
     assert fast == slow
-    assert fast.annotations[0].value.boxes[0] == Box("dog", 111.0, 134.5, 61.0, 128.0, 1.0)
+    value = fast.annotations[0].value
+    assert isinstance(value, Boxes)
+    assert value.boxes[0] == Box("dog", 111.0, 134.5, 61.0, 128.0, 1.0)
 
 
 def test_a_plain_line_still_has_its_resolved_uri_checked(tmp_path: Path) -> None:

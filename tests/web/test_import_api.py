@@ -4,7 +4,7 @@ inside the allowed roots; the CLI's refusals; large imports queued for the backg
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ def _lines(project: Project, n: int = 3) -> list[dict]:
             for i in range(n)]
 
 
-def _manifest(project: Project, lines: list[dict | str]) -> bytes:
+def _manifest(project: Project, lines: Sequence[dict | str]) -> bytes:
     return "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines).encode()
 
 
@@ -202,7 +202,9 @@ def test_a_queued_import_survives_a_restart(api: TestClient, any_portal: Portal)
     from truthloop.storage.tables import ImportRow
 
     with project.session() as session:
-        session.get(ImportRow, import_id).status = queued.RUNNING  # as a killed worker left it
+        row = session.get(ImportRow, import_id)
+        assert row is not None
+        row.status = queued.RUNNING  # as a killed worker left it
     with Project.open(project.home, database_url=project.settings.database_url) as reopened:
         BackgroundWorker(reopened).run_once()
     assert api.get(f"/api/imports/{import_id}").json()["status"] == "done"
