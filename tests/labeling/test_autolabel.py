@@ -535,7 +535,7 @@ def test_a_box_job_machine_labels_whole_images_it_is_sure_of(
     )
     with sqlite_project.session() as session:
         validation = items.validation_ids(session, get_job(session, job))
-        uris = dict(session.execute(select(ItemRow.id, ItemRow.uri)).tuples().all())
+        uris = {i: uri for i, uri in session.execute(select(ItemRow.id, ItemRow.uri))}
     done = run_autolabel(sqlite_project, job, crowd.work)
     learned = [
         v for uri, src, v in _labels(sqlite_project, "boxes")
