@@ -171,7 +171,10 @@ class ImportAborted(TruthloopError):
 
     def __init__(self, error: InputError):
         self.error = error
-        super().__init__(f"{error} — nothing was imported (use --on-error skip to import the rest)")
+        super().__init__(
+            f"{error} — nothing was imported (to import the rest: --on-error skip, or"
+            " on_error=skip over the API)"
+        )
 
 
 class ExportError(TruthloopError):

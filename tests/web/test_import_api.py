@@ -127,6 +127,7 @@ def test_a_malformed_line_is_refused_with_its_line_and_nothing_stored(
     assert response.status_code == 400, response.text
     assert "bad.manifest:3: the line is not valid JSON" in response.json()["detail"]
     assert "nothing was imported" in response.json()["detail"]
+    assert "on_error=skip over the API" in response.json()["detail"]
     assert _items(project, "bad") == 0
     assert _uploads(project) == []
 
