@@ -22,7 +22,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -101,14 +101,21 @@ def run_one(database_url: str, manifest: str, home: str, queue: multiprocessing.
     )
 
 
-def measure(database_url: str, manifest: Path, home: Path) -> dict[str, float]:
+def in_child(
+    run: Callable[..., None], database_url: str, manifest: Path, home: Path
+) -> dict[str, float]:
+    """What `run` measures, in a fresh process (so peak memory is the import's own)."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=run_one, args=(database_url, str(manifest), str(home), queue))
+    child = context.Process(target=run, args=(database_url, str(manifest), str(home), queue))
     child.start()
     result = queue.get()
     child.join()
     return result
+
+
+def measure(database_url: str, manifest: Path, home: Path) -> dict[str, float]:
+    return in_child(run_one, database_url, manifest, home)
 
 
 def measure_cli(database_url: str, manifest: Path, home: Path) -> dict[str, float]:
@@ -191,13 +198,7 @@ def run_http(database_url: str, manifest: str, home: str, queue: multiprocessing
 
 
 def measure_http(database_url: str, manifest: Path, home: Path) -> dict[str, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    child = context.Process(target=run_http, args=(database_url, str(manifest), str(home), queue))
-    child.start()
-    result = queue.get()
-    child.join()
-    return result
+    return in_child(run_http, database_url, manifest, home)
 
 
 def postgres_url() -> str | None:

@@ -338,7 +338,7 @@ def autolabel(
                 job_name=f"{part}-{backbone}",
                 auto=AutoLabelSpec(
                     target_accuracy=TARGET_ACCURACY,
-                    backend_params={"backbone": backbone},
+                    backbone=backbone,
                     seed=args.seed,
                 ),
                 seed=args.seed,

@@ -28,7 +28,8 @@ from truthloop import formats
 from truthloop.core.text import text_problem
 from truthloop.core.types import Split
 from truthloop.datasets.importing import ImportReport, check_dataset_name, import_dataset
-from truthloop.errors import ImportAborted, InputError, NotFound, TruthloopError, UnsafePath
+from truthloop.errors import InputError, NotFound, TruthloopError, UnsafePath
+from truthloop.formats.paths import resolve_local
 from truthloop.storage.project import Project
 from truthloop.storage.tables import ImportRow
 
@@ -60,13 +61,8 @@ def server_path(project: Project, ref: str, what: str = "path") -> Path:
         raise UnsafePath(f"the {what} {ref!r} is not absolute")
     if ".." in path.parts:
         raise UnsafePath(f"the {what} {ref!r} goes up a folder (..)")
-    resolved = path.resolve()
-    if not any(resolved.is_relative_to(root) for root in project.allowed_roots):
-        roots = ", ".join(str(r) for r in project.allowed_roots)
-        raise UnsafePath(
-            f"the {what} {ref!r} is outside the allowed roots ({roots}; set"
-            " TRUTHLOOP_ALLOWED_ROOTS to allow another folder)"
-        )
+    # Symlinks followed, then held to the roots, as every path a manifest names.
+    resolved = resolve_local(ref, base=project.home, allowed_roots=project.allowed_roots)
     if not resolved.exists():
         raise InputError(f"the {what} {ref!r} does not exist")
     return resolved
@@ -189,7 +185,7 @@ def run_next(project: Project) -> int | None:
     outcome: dict[str, Any] = {"finished_at": datetime.now(UTC).replace(tzinfo=None)}
     try:
         report = import_now(project, dataset, source, fmt, {**options, "progress": record})
-    except (ImportAborted, TruthloopError) as error:
+    except TruthloopError as error:
         outcome |= {"status": FAILED, "error": str(error)}
     except Exception as error:  # recorded for whoever asks, then the worker goes on
         outcome |= {"status": FAILED, "error": f"the import failed: {error!r}"}

@@ -255,12 +255,6 @@ class TorchModel(ABC):
         module = self._inference_module()
         onnx_export.export_module(module, path, self.decoding_, self.device_)
 
-    def epochs_for_steps(self, images: int) -> int:
-        """Epochs over `images` training images that take at least `auto_steps` optimiser
-        steps."""
-        per_epoch = math.ceil(images / min(self.batch_size, max(images, 1)))
-        return math.ceil(self.auto_steps / max(per_epoch, 1))
-
     # ---- the steps of fit ---------------------------------------------------------------
 
     def _read_start(self, init_from: Path | None) -> Start | None:
@@ -333,7 +327,7 @@ class TorchModel(ABC):
     ) -> tuple[int, float]:
         batch = min(self.batch_size, n)
         steps = math.ceil(n / batch)
-        epochs = self.epochs or max(10, self.epochs_for_steps(n))
+        epochs = self.epochs or max(10, math.ceil(self.auto_steps / steps))
         optimiser = torch.optim.AdamW(
             self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
