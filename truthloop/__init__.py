@@ -68,9 +68,10 @@ if _TYPE_CHECKING:
         predict_dataset,
         train_version,
     )
-    from truthloop.ml.serving import detect, start_version, stop_version
+    from truthloop.ml.serving import start_version, stop_version
     from truthloop.ml.versions import ModelVersion, VersionStatus
     from truthloop.people import add_member, add_team, add_user
+    from truthloop.review.routing import detect
     from truthloop.sim.logos import generate_logos
     from truthloop.sim.loop_bench import LoopResult, run_loop
     from truthloop.sim.workforce import SimulatedWorkforce, WorkerProfile
@@ -118,7 +119,7 @@ _LAZY = {
     "compare_versions": "truthloop.ml.registry",
     "create_autolabel_job": "truthloop.labeling.autolabel",
     "create_job": "truthloop.labeling",
-    "detect": "truthloop.ml.serving",
+    "detect": "truthloop.review.routing",
     "evaluate_version": "truthloop.ml.registry",
     "export_dataset": "truthloop.datasets.exporting",
     "export_manifest": "truthloop.labeling",

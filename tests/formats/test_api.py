@@ -19,7 +19,9 @@ def test_public_names() -> None:
         "open_reader",
         "write",
     ]
-    assert formats.READ_FORMATS == ("folders", "groundtruth", "rekognition", "coco", "voc", "yolo")
+    assert formats.READ_FORMATS == (
+        "folders", "groundtruth", "rekognition", "coco", "voc", "yolo", "a2i"
+    )
     assert set(formats.WRITE_FORMATS) == {
         "groundtruth",
         "rekognition",

@@ -26,6 +26,7 @@ class ReadFormat(StrEnum):
     coco = "coco"
     voc = "voc"
     yolo = "yolo"
+    a2i = "a2i"
 
 
 class WriteFormat(StrEnum):

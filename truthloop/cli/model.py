@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from PIL import Image
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -35,6 +34,8 @@ from truthloop.ml import registry, serving
 from truthloop.ml.backend import Task, TrainProgress
 from truthloop.ml.evaluate import Evaluation
 from truthloop.ml.versions import ModelVersion
+from truthloop.review.routing import DetectImage
+from truthloop.review.routing import detect as review_detect
 from truthloop.storage.project import Project
 
 app = typer.Typer(
@@ -276,13 +277,16 @@ def stop(ctx: typer.Context, version: VersionArgument, json_output: JsonOption =
     _serve(ctx, serving.stop_version, version, json_output)
 
 
-def _read_image(project: Project, path: Path) -> Image.Image:
-    # From the path, not its bytes: a file over the byte limit is refused before it is read.
-    return decode(
-        path,
+def _read_image(project: Project, path: Path) -> DetectImage:
+    # Read no further than the byte limit: a file over it is refused before it is all read.
+    data = project.read_image_bytes(str(path), name=str(path))
+    image = decode(
+        data,
         max_bytes=project.settings.max_image_bytes,
         max_pixels=project.settings.max_image_pixels,
+        name=str(path),
     )
+    return DetectImage(image, data)
 
 
 @app.command("detect")
@@ -305,7 +309,7 @@ def detect(
     with errors_as_messages(json_output):
         project = open_project(ctx)
         pictures = [_read_image(project, path) for path in images]
-        answers = serving.detect(
+        answers = review_detect(
             project, version, pictures, min_confidence=min_confidence, max_results=max_results
         )
     results = [{"image": str(p), **a} for p, a in zip(images, answers, strict=True)]
@@ -325,6 +329,15 @@ def detect(
                     f" width {b['Width']:.3f} height {b['Height']:.3f}"
                 )
             console.print(Text(f"  {label['Name']}  {label['Confidence']:.1f}%{where}"))
+        for started in _loops_started(result):
+            console.print(
+                Text(f"  sent to review: human loop {started['HumanLoopName']}", style="yellow")
+            )
+
+
+def _loops_started(result: dict[str, Any]) -> list[dict[str, Any]]:
+    started = result.get("HumanLoopActivationOutput")
+    return started if isinstance(started, list) else [started] if started else []
 
 
 @app.command("export")

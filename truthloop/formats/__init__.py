@@ -3,7 +3,8 @@
     open_reader(fmt, source, ...) -> Reader    iterate it for records; `label_set` grows meanwhile
     write(fmt, records, dest, label_set=...)   -> the number of records written
 
-Formats: groundtruth, rekognition (manifests), coco (JSON), voc, yolo and folders (folders).
+Formats: groundtruth, rekognition (manifests), coco (JSON), voc, yolo and folders (folders);
+a2i (A2I human loop output files, one or a folder of them) is read only.
 Bad input raises InputError subclasses carrying the file and line (or item id); with
 `on_error` each is handed over and reading goes on with the next line or item.
 """
@@ -18,6 +19,8 @@ from typing import Any
 
 from truthloop.core.types import ImageRecord, LabelSet
 from truthloop.errors import ExportError, FormatError, InputError, UnknownFormat
+from truthloop.formats.a2i import DEFAULT_ATTRIBUTE as A2I_ATTRIBUTE
+from truthloop.formats.a2i import A2IReader
 from truthloop.formats.base import ErrorHandler, Reader
 from truthloop.formats.checked import CheckedReader
 from truthloop.formats.coco import CocoReader, write_coco
@@ -38,7 +41,7 @@ __all__ = [
     "write",
 ]
 
-READ_FORMATS = ("folders", "groundtruth", "rekognition", "coco", "voc", "yolo")
+READ_FORMATS = ("folders", "groundtruth", "rekognition", "coco", "voc", "yolo", "a2i")
 WRITE_FORMATS = ("groundtruth", "rekognition", "coco", "voc", "yolo", "folders")
 
 # Formats whose destination is a folder; they are written into atomic_folder.
@@ -93,8 +96,9 @@ def open_reader(
 
     Local image references must resolve inside `allowed_roots`; when none are given, the folder
     holding `source` (or `source` itself, for a folder) is the only root. `label_attribute` only
-    applies to the manifest formats; the image limits only to formats that read image headers;
-    `image_root` (the folder COCO's `file_name`s are relative to) only to COCO.
+    applies to the manifest formats and to a2i (the attribute its answers are stored under); the
+    image limits only to formats that read image headers; `image_root` (the folder COCO's
+    `file_name`s are relative to) only to COCO.
     """
     source = Path(source)
     _check_source(fmt, source)
@@ -112,15 +116,16 @@ def open_reader(
                 source, label_attribute=label_attribute, on_error=on_error, allowed_roots=roots
             )
         case "coco":
-            return CocoReader(
-                source, on_error=on_error, allowed_roots=roots, image_root=image_root
-            )
+            return CocoReader(source, on_error=on_error, allowed_roots=roots, image_root=image_root)
         case "voc":
             return VocReader(source, on_error=on_error, allowed_roots=roots, **limits)
         case "yolo":
             return YoloReader(source, on_error=on_error, allowed_roots=roots, **limits)
         case "folders":
             return FoldersReader(source, on_error=on_error, allowed_roots=roots, **limits)
+        case "a2i":
+            attribute = label_attribute or A2I_ATTRIBUTE
+            return A2IReader(source, attribute=attribute, on_error=on_error, allowed_roots=roots)
     raise UnknownFormat(f"unknown format {fmt!r}; readable formats: {', '.join(READ_FORMATS)}")
 
 
@@ -142,9 +147,7 @@ def write(
     image without a size or a file...).
     """
     if fmt not in _WRITERS:
-        raise UnknownFormat(
-            f"unknown format {fmt!r}; writable formats: {', '.join(WRITE_FORMATS)}"
-        )
+        raise UnknownFormat(f"unknown format {fmt!r}; writable formats: {', '.join(WRITE_FORMATS)}")
     dest = Path(dest)
     folder = fmt in _FOLDER_FORMATS
     if dest.exists() and dest.is_dir() != folder:

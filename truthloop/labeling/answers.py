@@ -8,8 +8,13 @@ and whether an adjustment changed the boxes it was shown.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
 
 from truthloop.core.geometry import BOX_SIZE_RULE, big_enough, inside
+from truthloop.core.text import TEXT, text_problem
 from truthloop.core.types import (
     Box,
     Boxes,
@@ -23,6 +28,9 @@ from truthloop.errors import BoxOutsideImage, InputError, UnknownLabel
 from truthloop.labeling.jobs import TaskType
 
 MAX_COMMENT_CHARS = 2000
+# A custom task page's answer: the form's output, as A2I keeps it in `answerContent`. A box
+# drawn is about 80 bytes of it, so a megabyte holds thousands of boxes and comments.
+MAX_FORM_ANSWER_BYTES = 1_000_000
 
 _EXPECTED: dict[TaskType, type] = {
     TaskType.CLASSIFICATION: Classification,
@@ -127,3 +135,35 @@ def _verification(
     if any(len(c) > MAX_COMMENT_CHARS for c in kept):
         raise InputError(f"{where}: a comment is longer than {MAX_COMMENT_CHARS} characters")
     return Verification(verdict, index, comments=kept)
+
+
+def check_form_answer(answer: object, *, where: str) -> dict[str, Any]:
+    """The output of a custom task page's form, to store as given: a JSON object of at most
+    MAX_FORM_ANSWER_BYTES whose texts hold no NUL or control characters (line breaks and tabs
+    of a text area are kept)."""
+    if not isinstance(answer, Mapping):
+        raise InputError(f"{where}: the answer is the form's output, a JSON object")
+    try:
+        encoded = orjson.dumps(answer)
+    except TypeError as error:
+        raise InputError(f"{where}: the answer is not plain JSON ({error})") from None
+    if len(encoded) > MAX_FORM_ANSWER_BYTES:
+        raise InputError(
+            f"{where}: the answer is {len(encoded):,} bytes; at most"
+            f" {MAX_FORM_ANSWER_BYTES:,} are kept"
+        )
+    _check_texts(answer, where, "answer")
+    return dict(orjson.loads(encoded))
+
+
+def _check_texts(value: object, where: str, path: str) -> None:
+    if isinstance(value, str):
+        if problem := text_problem(path, value, TEXT):
+            raise InputError(f"{where}: {problem}")
+    elif isinstance(value, Mapping):
+        for key, inner in value.items():
+            _check_texts(key, where, f"{path} key")
+            _check_texts(inner, where, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for n, inner in enumerate(value):
+            _check_texts(inner, where, f"{path}[{n}]")

@@ -13,7 +13,17 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, insert, select, text
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from truthloop.core import job_terms as terms
@@ -45,6 +55,10 @@ class TaskType(StrEnum):
     BOUNDING_BOX = "bounding-box"
     VERIFICATION = "label-verification"
     ADJUSTMENT = "box-adjustment"
+    # A task page made from a template (A2I's human task UI): the answer is the form's output,
+    # kept as given and never consolidated, as A2I keeps every reviewer's answer. Such jobs are
+    # made by review flows (truthloop/review), not by `create_job`, and stay open for new items.
+    CUSTOM = "custom"
 
     @property
     def needs_proposals(self) -> bool:
@@ -111,6 +125,11 @@ def create_job(session: Session, spec: JobSpec, *, created_by: int | None = None
     if session.scalar(select(JobRow.id).where(JobRow.name == spec.name)) is not None:
         raise AlreadyExists(f"a job named {spec.name!r} already exists")
     task_type = TaskType(spec.task_type)
+    if task_type is TaskType.CUSTOM:
+        raise InputError(
+            "custom task pages are worked through human review flows:"
+            " create one with `truthloop review flow create`"
+        )
     _check_terms(spec, task_type)
     dataset = store.get_dataset(session, spec.dataset)
     team = get_team(session, spec.team)
@@ -156,8 +175,10 @@ def _check_terms(spec: JobSpec, task_type: TaskType) -> None:
         if problem := term.problem(value):
             raise InputError(problem)
     price = spec.price_per_task
-    if isinstance(price, bool) or not isinstance(price, int | float) or not (
-        math.isfinite(price) and price >= 0
+    if (
+        isinstance(price, bool)
+        or not isinstance(price, int | float)
+        or not (math.isfinite(price) and price >= 0)
     ):
         raise InputError(f"price per task must be a number >= 0, not {price!r}")
     if task_type.needs_proposals and not spec.proposals:
@@ -167,9 +188,9 @@ def _check_terms(spec: JobSpec, task_type: TaskType) -> None:
         )
     categories = spec.verification_categories
     if task_type is TaskType.VERIFICATION and (
-        len(categories) < 2 or len(set(categories)) != len(categories) or not all(
-            isinstance(c, str) and c.strip() for c in categories
-        )
+        len(categories) < 2
+        or len(set(categories)) != len(categories)
+        or not all(isinstance(c, str) and c.strip() for c in categories)
     ):
         raise InputError(
             f"verification categories must be at least two different names, not {categories!r}"
@@ -305,6 +326,64 @@ def _nothing_to_label(dataset: str, spec: JobSpec, attribute: str, in_subset: in
     return f"every matching image of dataset {dataset!r} is already labeled under {attribute!r}"
 
 
+def create_custom_job(
+    session: Session,
+    *,
+    name: str,
+    dataset_id: int,
+    team_id: int,
+    instructions: str,
+    workers_per_item: int,
+    task_time_limit_s: int,
+    task_lifetime_s: int,
+    created_by: int | None = None,
+) -> JobRow:
+    """An open-ended custom-template job with no items yet: the caller (a review flow) adds
+    each of its items with `add_items` as they come. The terms are checked by the caller."""
+    job = JobRow(
+        name=name,
+        dataset_id=dataset_id,
+        team_id=team_id,
+        task_type=TaskType.CUSTOM.value,
+        label_attribute=name,
+        labels=[],
+        verification_categories=[],
+        instructions=instructions,
+        workers_per_item=workers_per_item,
+        task_time_limit_s=task_time_limit_s,
+        task_lifetime_s=task_lifetime_s,
+        max_concurrent_tasks=terms.MAX_CONCURRENT_TASKS.default,
+        price_per_task=0.0,
+        status=JobStatus.IN_PROGRESS.value,
+        created_by=created_by,
+        created_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def add_items(session: Session, job: JobRow, item_ids: list[int], now: datetime) -> None:
+    """Give items added to a running job their slots, available for the job's task lifetime
+    from `now`."""
+    _insert_slots(session, job, item_ids, now)
+
+
+def withdraw_item(session: Session, job_id: int, item_id: int, now: datetime) -> None:
+    """Hand out no more slots of the item: the ones nobody took end now; a slot under a lease
+    that runs can still be answered, and is not handed out again once the lease runs out."""
+    session.execute(
+        update(TaskRow)
+        .where(
+            TaskRow.job_id == job_id,
+            TaskRow.item_id == item_id,
+            TaskRow.status != TaskStatus.SUBMITTED,
+            TaskRow.available_until > now,
+        )
+        .values(available_until=now)
+    )
+
+
 def _insert_slots(session: Session, job: JobRow, item_ids: list[int], now: datetime) -> None:
     available_until = now + timedelta(seconds=job.task_lifetime_s)
     chunk = 2000
@@ -380,12 +459,17 @@ def close_expired_jobs(session: Session, now: datetime | None = None) -> list[st
     stay unlabeled, as in a Ground Truth job whose tasks expired; the names of the jobs closed.
 
     Automated-labeling jobs are left to their iterations (their unreleased slots wait on
-    purpose). Cheap to call often: a job's slots all become available when it is created, so
-    only a job older than its task lifetime has its slots looked at."""
+    purpose), and custom-template jobs to their review flows (new items keep coming). Cheap
+    to call often: a job's slots all become available when it is created, so only a job older
+    than its task lifetime has its slots looked at."""
     now = db_time(now)
     automated = select(AutoLabelJobRow.job_id).where(AutoLabelJobRow.job_id == JobRow.id).exists()
     running = session.scalars(
-        select(JobRow).where(JobRow.status == JobStatus.IN_PROGRESS, ~automated)
+        select(JobRow).where(
+            JobRow.status == JobStatus.IN_PROGRESS,
+            JobRow.task_type != TaskType.CUSTOM,
+            ~automated,
+        )
     ).all()
     expired = [
         job
@@ -412,12 +496,15 @@ def workable_slot(now: datetime) -> ColumnElement[bool]:
 def _workable(session: Session, job_id: int, now: datetime) -> bool:
     """Whether some slot of an open item of the job is still available, or under a lease."""
     task, job_item = TaskRow, JobItemRow
-    return session.scalar(
-        select(task.id)
-        .join(job_item, (job_item.job_id == task.job_id) & (job_item.item_id == task.item_id))
-        .where(task.job_id == job_id, job_item.status == JobItemStatus.OPEN, workable_slot(now))
-        .limit(1)
-    ) is not None
+    return (
+        session.scalar(
+            select(task.id)
+            .join(job_item, (job_item.job_id == task.job_id) & (job_item.item_id == task.item_id))
+            .where(task.job_id == job_id, job_item.status == JobItemStatus.OPEN, workable_slot(now))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _job_for_worker_query(lock_worker: bool) -> Select[JobRow, str | None]:

@@ -89,9 +89,7 @@ def _answers(
     return [Answer(i, w, value_from_json(kind, data), s) for i, w, kind, data, s in rows]
 
 
-def finish_item(
-    session: Session, job: JobRow, latest: Answer, worker: str, now: datetime
-) -> bool:
+def finish_item(session: Session, job: JobRow, latest: Answer, worker: str, now: datetime) -> bool:
     """Consolidate and store the item's label when all its slots are answered (`latest` is
     the answer just stored, by `worker`); whether the item is done. The caller completes the
     job once no item is open (`slots.COMPLETE_JOB`)."""
@@ -123,6 +121,33 @@ def finish_item(
         _store(session, job, item_id, answers, value, None, now)
         _close(session, job, item_id, now)
     return True
+
+
+# What a custom task page's answer is stored as (`submissions.kind`): the form's output.
+FORM_KIND = "form"
+
+
+def finish_form_item(session: Session, job: JobRow, item_id: int, now: datetime) -> bool:
+    """Close the item of a custom task page once every slot is answered; whether it is done.
+    Nothing is consolidated: each reviewer's answer is kept as given, as A2I keeps them."""
+    if job.workers_per_item > 1 and not _all_answered(session, job, item_id):
+        return False
+    _close(session, job, item_id, now)
+    return True
+
+
+def _all_answered(session: Session, job: JobRow, item_id: int) -> bool:
+    """Whether every slot of the item is answered, read under the item's row lock: two slots
+    submitted at once must not both see the other still open."""
+    session.scalar(
+        select(JobItemRow.status)
+        .where(JobItemRow.job_id == job.id, JobItemRow.item_id == item_id)
+        .with_for_update()
+    )
+    statuses = session.scalars(
+        select(TaskRow.status).where(TaskRow.job_id == job.id, TaskRow.item_id == item_id)
+    ).all()
+    return all(s == TaskStatus.SUBMITTED for s in statuses)
 
 
 def _close(session: Session, job: JobRow, item_id: int, now: datetime) -> bool:
@@ -207,8 +232,7 @@ def worker_quality(session: Session, job_id: int | None = None) -> list[WorkerQu
             if label is not None:
                 scores[answer.worker_id].append(agreement(answer.value, label))
     names = dict(
-        session.execute(select(UserRow.id, UserRow.username).where(UserRow.id.in_(answers)))
-        .all()
+        session.execute(select(UserRow.id, UserRow.username).where(UserRow.id.in_(answers))).all()
     )
     return sorted(
         (
@@ -227,24 +251,22 @@ def worker_quality(session: Session, job_id: int | None = None) -> list[WorkerQu
     )
 
 
-def _consolidated_labels(
-    session: Session, jobs: Iterable[JobRow]
-) -> dict[tuple[int, int], Value]:
+def _consolidated_labels(session: Session, jobs: Iterable[JobRow]) -> dict[tuple[int, int], Value]:
     """(job id, item id) -> label, for the items several workers answered."""
     by_name = {job.name: job for job in jobs}
     if not by_name:
         return {}
     rows = session.execute(
         select(
-            AnnotationRow.item_id, AnnotationRow.job_name, AnnotationRow.attribute,
-            AnnotationRow.kind, AnnotationRow.value,
-        ).where(
-            AnnotationRow.job_name.in_(by_name), AnnotationRow.source == Source.CONSOLIDATED
-        )
+            AnnotationRow.item_id,
+            AnnotationRow.job_name,
+            AnnotationRow.attribute,
+            AnnotationRow.kind,
+            AnnotationRow.value,
+        ).where(AnnotationRow.job_name.in_(by_name), AnnotationRow.source == Source.CONSOLIDATED)
     )
     return {
         (by_name[name].id, item_id): value_from_json(kind, value)
         for item_id, name, attribute, kind, value in rows
         if attribute == by_name[name].label_attribute
     }
-

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from truthloop.labeling.jobs import JobItemStatus, JobStatus, TaskStatus
+from truthloop.labeling.jobs import JobItemStatus, JobStatus, TaskStatus, TaskType
 from truthloop.storage.tables import (
     AnnotationRow,
     ItemRow,
@@ -250,9 +250,7 @@ MARK_SUBMITTED = (
 MARK_WAITING = (
     update(TASKS)
     .where(TASKS.c.id == bindparam("task"))
-    .values(
-        status=TaskStatus.WAITING.value, worker_id=None, leased_at=None, lease_expires_at=None
-    )
+    .values(status=TaskStatus.WAITING.value, worker_id=None, leased_at=None, lease_expires_at=None)
 )
 
 # `lease` ends now, with `outcome` "submitted" or "released".
@@ -287,6 +285,8 @@ COMPLETE_JOB = (
     .where(
         JOBS.c.id == JOB,
         JOBS.c.status == JobStatus.IN_PROGRESS,
+        # A custom-template job is a review flow's: it stays open for the loops still to come.
+        JOBS.c.task_type != TaskType.CUSTOM.value,
         ~exists().where(JOB_ITEMS.c.job_id == JOB, JOB_ITEMS.c.status == JobItemStatus.OPEN),
     )
     .values(status=JobStatus.COMPLETED.value, completed_at=NOW)

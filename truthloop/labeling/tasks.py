@@ -22,6 +22,7 @@ reads its task, lease and image size together.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,10 +36,10 @@ from truthloop.core.serialize import value_from_json, value_to_json
 from truthloop.core.types import ImageSize, Value
 from truthloop.errors import InputError, LeaseExpired, NotFound, PermissionDenied
 from truthloop.labeling import slots
-from truthloop.labeling.answers import check_answer
+from truthloop.labeling.answers import check_answer, check_form_answer
 from truthloop.labeling.instructions import render_instructions
 from truthloop.labeling.jobs import JobStatus, TaskStatus, TaskType, db_time, job_for_worker
-from truthloop.labeling.results import Answer, finish_item
+from truthloop.labeling.results import FORM_KIND, Answer, finish_form_item, finish_item
 from truthloop.storage.db import Database
 from truthloop.storage.tables import JobRow, TaskRow
 
@@ -132,18 +133,21 @@ def submit(
     user_id: int,
     *,
     client_id: str,
-    answer: Value,
+    answer: Value | Mapping[str, Any],
     seconds: float,
     now: datetime | None = None,
 ) -> SubmitResult:
-    """Store the worker's answer, committed before this returns (see the module docstring).
+    """Store the worker's answer, committed before this returns (see the module docstring):
+    a Value, or for a custom task page the form's output (a JSON object, kept as given).
 
     A retry with the same `client_id` returns the first result and stores nothing new.
     """
     if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
         raise InputError(f"a submit needs a client id of 1 to {MAX_CLIENT_ID_CHARS} characters")
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not (
-        0 <= seconds < float("inf")
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not (0 <= seconds < float("inf"))
     ):
         raise InputError(f"seconds spent must be a number >= 0, not {seconds!r}")
     moment = db_time(now)
@@ -154,7 +158,13 @@ def submit(
     try:
         with db.session(immediate=True) as session:
             result = _submit(
-                session, task_id, user_id, client_id, answer, float(seconds), moment,
+                session,
+                task_id,
+                user_id,
+                client_id,
+                answer,
+                float(seconds),
+                moment,
                 complete_job=serial,
             )
     except IntegrityError:
@@ -162,8 +172,15 @@ def submit(
         # answer to another task. The full check tells which.
         with db.session(immediate=True) as session:
             result = _submit(
-                session, task_id, user_id, client_id, answer, float(seconds), moment,
-                complete_job=serial, recheck=True,
+                session,
+                task_id,
+                user_id,
+                client_id,
+                answer,
+                float(seconds),
+                moment,
+                complete_job=serial,
+                recheck=True,
             )
     if result.item_done and not result.duplicate and not serial:
         with db.read_session() as session:
@@ -176,7 +193,7 @@ def _submit(
     task_id: int,
     user_id: int,
     client_id: str,
-    answer: Value,
+    answer: object,
     seconds: float,
     now: datetime,
     *,
@@ -203,18 +220,7 @@ def _submit(
         if task.worker_id == user_id:
             raise InputError(f"you have already answered task {task_id}")
         raise LeaseExpired(_lost_slot(task_id, task.expires_at, now))
-    size = None
-    if task.width is not None and task.height is not None:
-        size = ImageSize(task.width, task.height, task.depth or 3)
-    value = check_answer(
-        answer,
-        task_type=TaskType(job.task_type),
-        labels=tuple(job.labels),
-        categories=tuple(job.verification_categories),
-        size=size,
-        proposal=_proposal(session, job, task.item_id),
-        where=f"task {task_id}",
-    )
+    kind, stored, value = _checked(session, job, task, task_id, answer)
     on_time = (
         task.status == TaskStatus.LEASED
         and task.worker_id == user_id
@@ -229,8 +235,8 @@ def _submit(
             "item_id": task.item_id,
             "worker_id": user_id,
             "client_id": client_id,
-            "kind": value.kind.value,
-            "answer": value_to_json(value),
+            "kind": kind,
+            "answer": stored,
             "seconds": seconds,
             "late": not on_time,
             "leased_at": task.leased_at,
@@ -239,11 +245,36 @@ def _submit(
     )
     session.execute(slots.MARK_SUBMITTED, {"task": task_id, "worker": user_id, "now": now})
     session.execute(slots.END_LEASE, {"lease": task.lease_id, "now": now, "outcome": "submitted"})
-    latest = Answer(task.item_id, user_id, value, seconds)
-    done = finish_item(session, job, latest, worker, now)
+    if value is None:
+        done = finish_form_item(session, job, task.item_id, now)
+    else:
+        done = finish_item(session, job, Answer(task.item_id, user_id, value, seconds), worker, now)
     if done and complete_job:
         session.execute(slots.COMPLETE_JOB, {"job": job.id, "now": now})
     return SubmitResult(task_id, job.id, True, False, done)
+
+
+def _checked(
+    session: Session, job: JobRow, task: Row[*tuple[Any, ...]], task_id: int, answer: object
+) -> tuple[str, dict[str, Any], Value | None]:
+    """The answer's kind, its stored JSON and, unless the task is a custom page's form, its
+    value, checked against the job (labels, categories, the image size, the proposal)."""
+    where = f"task {task_id}"
+    if job.task_type == TaskType.CUSTOM:
+        return FORM_KIND, check_form_answer(answer, where=where), None
+    size = None
+    if task.width is not None and task.height is not None:
+        size = ImageSize(task.width, task.height, task.depth or 3)
+    value = check_answer(
+        answer,  # type: ignore[arg-type]  # check_answer refuses what is not a Value
+        task_type=TaskType(job.task_type),
+        labels=tuple(job.labels),
+        categories=tuple(job.verification_categories),
+        size=size,
+        proposal=_proposal(session, job, task.item_id),
+        where=where,
+    )
+    return value.kind.value, value_to_json(value), value
 
 
 def _locked_task(session: Session, task_id: int, user_id: int) -> Row[*tuple[Any, ...]]:
@@ -293,9 +324,7 @@ def end_ran_out_leases(session: Session, now: datetime | None = None) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _view(
-    session: Session, job: JobRow, task_id: int, item_id: int, expires: datetime
-) -> TaskView:
+def _view(session: Session, job: JobRow, task_id: int, item_id: int, expires: datetime) -> TaskView:
     uri, width, height = session.execute(slots.ITEM_IMAGE, {"item": item_id}).one()
     return TaskView(
         task_id=task_id,

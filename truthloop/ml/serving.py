@@ -139,7 +139,7 @@ def running(project: Project, name: str) -> Served:
     return served
 
 
-def _check_options(min_confidence: float | None, max_results: int | None) -> None:
+def check_options(min_confidence: float | None, max_results: int | None) -> None:
     if min_confidence is not None and not 0 <= min_confidence <= 100:
         raise InputError(f"min_confidence is {min_confidence}; it must be from 0 to 100")
     if max_results is not None and max_results < 1:
@@ -160,14 +160,21 @@ def detect(
     assumed threshold from the version's evaluation; 0 keeps everything. `max_results` keeps
     the most confident ones.
     """
-    _check_options(min_confidence, max_results)
-    served = running(project, version)
-    values = served.model.predict(list(images))
-    thresholds = served.version.thresholds()
+    check_options(min_confidence, max_results)
+    values, thresholds = predictions(project, version, images)
     return [
         custom_labels(value, image.size, thresholds, min_confidence, max_results)
         for value, image in zip(values, images, strict=True)
     ]
+
+
+def predictions(
+    project: Project, version: str, images: Sequence[Image.Image]
+) -> tuple[list[Value], Mapping[str, float]]:
+    """The RUNNING version's prediction of each image, every label it found (review routing
+    looks at all of them), and its per-label thresholds, which `custom_labels` applies."""
+    served = running(project, version)
+    return served.model.predict(list(images)), served.version.thresholds()
 
 
 def _found(value: Value) -> list[tuple[str, float, Box | None]]:

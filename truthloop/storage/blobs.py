@@ -84,3 +84,20 @@ class BlobStore:
 def open_uri(uri: str, *, s3_endpoint_url: str | None = None, mode: str = "rb") -> IO[bytes]:
     """Open an item's image wherever it is: a local path, `file://`, or `s3://`."""
     return fsspec.open(uri, mode, **storage_options(uri, s3_endpoint_url)).open()
+
+
+def write_uri(uri: str, data: bytes, *, s3_endpoint_url: str | None = None) -> None:
+    """Write a whole file at `uri` (a local path or any fsspec URL; local folders are made)."""
+    fs, path = fsspec.core.url_to_fs(uri, **storage_options(uri, s3_endpoint_url))
+    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        # Only here: on S3, making "folders" could create the bucket a typo named.
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    with fs.open(path, "wb") as f:
+        f.write(data)
+
+
+def remove_uri(uri: str, *, s3_endpoint_url: str | None = None) -> None:
+    """Remove the file at `uri`; nothing happens when there is none."""
+    fs, path = fsspec.core.url_to_fs(uri, **storage_options(uri, s3_endpoint_url))
+    if fs.exists(path):
+        fs.rm(path)

@@ -522,9 +522,7 @@ class AutoLabelIterationRow(Base):
     threshold chosen on the validation set and what the machine labeled at or above it."""
 
     __tablename__ = "autolabel_iterations"
-    __table_args__ = (
-        UniqueConstraint("job_id", "number", name="uq_autolabel_iterations_job_id"),
-    )
+    __table_args__ = (UniqueConstraint("job_id", "number", name="uq_autolabel_iterations_job_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
@@ -566,3 +564,121 @@ class ImportRow(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class HumanTaskUiRow(Base):
+    """A worker task template (A2I's human task UI): HTML, Liquid and Crowd HTML Elements,
+    checked when it was created (truthloop/review/templates.py)."""
+
+    __tablename__ = "review_task_uis"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    template: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FlowDefinitionRow(Base):
+    """A human review workflow (A2I's flow definition). Its loops are worked as the items of
+    `job_id`, a custom-template labeling job of the flow's own dataset, so that reviewers get
+    them through the same leases, team membership and "My jobs" as any labeling task."""
+
+    __tablename__ = "review_flows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    ui_id: Mapped[int] = mapped_column(ForeignKey("review_task_uis.id"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    title: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    task_count: Mapped[int] = mapped_column(Integer)
+    lifetime_s: Mapped[int] = mapped_column(Integer)
+    time_limit_s: Mapped[int] = mapped_column(Integer)
+    output: Mapped[str] = mapped_column(Text)
+    conditions: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    model_version: Mapped[str | None] = mapped_column(String(160))
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class HumanLoopRow(Base):
+    """One review of one data object (A2I's human loop): its input exactly as given, the item
+    of the flow's job its tasks belong to, and how it ended."""
+
+    __tablename__ = "human_loops"
+    __table_args__ = (
+        Index("ix_human_loops_flow_created", "flow_id", "created_at"),
+        Index("ix_human_loops_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    flow_id: Mapped[int] = mapped_column(ForeignKey("review_flows.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    input_content: Mapped[str] = mapped_column(Text)
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    data_attributes: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    activation: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16))
+    failure_code: Mapped[str | None] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    output_uri: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebhookRow(Base):
+    """Where a manager wants human-loop status changes sent (A2I sends them to EventBridge):
+    every event of every flow, or of one flow; signed with `secret` (HMAC-SHA256)."""
+
+    __tablename__ = "review_webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(128))
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("review_flows.id", ondelete="CASCADE"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReviewEventRow(Base):
+    """A human loop's status change, in the shape A2I sends to EventBridge (`body`)."""
+
+    __tablename__ = "review_events"
+    __table_args__ = (Index("ix_review_events_flow_id", "flow_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("review_flows.id", ondelete="SET NULL"))
+    loop_name: Mapped[str] = mapped_column(String(63))
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebhookDeliveryRow(Base):
+    """One event on its way to one webhook: tried until the receiver answers 2xx, with
+    backoff; every try's outcome is kept in `attempts_log`."""
+
+    __tablename__ = "review_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "webhook_id", name="uq_review_deliveries_event_id"),
+        Index("ix_review_deliveries_due", "delivered_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("review_events.id", ondelete="CASCADE"))
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("review_webhooks.id", ondelete="CASCADE"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attempts_log: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -78,8 +78,25 @@ class CustomLabel(BaseModel):
     Geometry: LabelGeometry | None = Field(default=None, description="Detection models only.")
 
 
+class HumanLoopActivation(BaseModel):
+    """A human loop a detect call started (DetectModerationLabels' HumanLoopActivationOutput)."""
+
+    HumanLoopArn: str
+    HumanLoopName: str
+    FlowDefinitionName: str
+    HumanLoopActivationReasons: list[str]
+    HumanLoopActivationConditionsEvaluationResults: str = Field(
+        description="Every activation condition with its EvaluationResult, as JSON text."
+    )
+
+
 class DetectResponse(BaseModel):
     CustomLabels: list[CustomLabel]
+    HumanLoopActivationOutput: HumanLoopActivation | list[HumanLoopActivation] | None = Field(
+        default=None,
+        description="Present when a review flow attached to the version started a human loop"
+        " (a list when several did).",
+    )
 
 
 def _problems(error: ValidationError) -> str:

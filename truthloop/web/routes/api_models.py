@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from truthloop.ml import registry, serving
+from truthloop.review import routing
 from truthloop.storage.project import Project
 from truthloop.web.deps import CurrentUser, ProjectDep, RequireManager
 from truthloop.web.model_schemas import (
@@ -72,26 +73,30 @@ def stop(project: ProjectDep, _: RequireManager, version: str) -> ModelVersionPu
     },
 )
 async def detect(
-    request: Request, project: ProjectDep, _: CurrentUser, version: str
+    request: Request, project: ProjectDep, user: CurrentUser, version: str
 ) -> DetectResponse:
-    """Labels (and boxes) in one image from a RUNNING version."""
+    """Labels (and boxes) in one image from a RUNNING version; when a review flow is attached
+    to the version and its conditions hold, a human loop starts and the answer says which."""
     data, options = await detect_input(request)
     # Decoding and inference are CPU work: off the event loop, so other requests go on.
-    answer = await run_in_threadpool(_detect, project, version, data, options)
+    answer = await run_in_threadpool(_detect, project, version, data, options, user.id)
     return DetectResponse.model_validate(answer)
 
 
-def _detect(project: Project, version: str, data: bytes, options: DetectOptions) -> dict[str, Any]:
+def _detect(
+    project: Project, version: str, data: bytes, options: DetectOptions, user_id: int
+) -> dict[str, Any]:
     image = serving.decode_image(
         data,
         where=f"the uploaded {IMAGE_FIELD}",
         max_bytes=project.settings.max_image_bytes,
         max_pixels=project.settings.max_image_pixels,
     )
-    return serving.detect(
+    return routing.detect(
         project,
         version,
-        [image],
+        [routing.DetectImage(image, data)],
         min_confidence=options.min_confidence,
         max_results=options.max_results,
+        created_by=user_id,
     )[0]

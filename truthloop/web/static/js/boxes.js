@@ -119,6 +119,32 @@ export class BoxEditor {
     return true;
   }
 
+  // The selected box moved by (dx, dy) image pixels, or with `resize` its right and bottom
+  // edges moved instead; it stays inside the image. False when no box is selected.
+  nudgeSelected(dx, dy, resize = false) {
+    const box = this.boxes.find((b) => b.id === this.selected);
+    if (!box) return false;
+    let { left, top } = box;
+    let right = left + box.width;
+    let bottom = top + box.height;
+    if (resize) {
+      right = clamp(right + dx, left + MIN_SIZE, this.W);
+      bottom = clamp(bottom + dy, top + MIN_SIZE, this.H);
+    } else {
+      left = clamp(left + dx, 0, this.W - box.width);
+      top = clamp(top + dy, 0, this.H - box.height);
+      right = left + box.width;
+      bottom = top + box.height;
+    }
+    if (left === box.left && top === box.top && right - left === box.width && bottom - top === box.height) {
+      return true;
+    }
+    this.before();
+    this.place(box, left, top, right, bottom);
+    this.render();
+    return true;
+  }
+
   decide(id, accept) {
     const p = this.proposals.find((q) => q.id === id);
     if (!p || p.status === (accept ? "accepted" : "rejected")) return;

@@ -1,0 +1,77 @@
+"""Human review of a model's predictions (A2I): task templates, flow definitions, human loops,
+their output and events.
+
+    create_task_ui(session, name, template)          templates.preview(template, input, grant)
+    create_flow(project, FlowSpec(...)) -> row       get_flow, list_flows, delete_flow, attach_model
+    start_loop(project, LoopStart(...)) -> (row, new)
+    stop_loop(project, name)  delete_loop(project, name)  list_loops(session, flow, ...)
+    advance_loops(project)                           complete, expire and stop loops (background)
+    submit_review(project, task_id, user_id, ...)    a reviewer's answer; completes the loop
+    detect(project, version, images)                 detect; start loops where a flow says so
+    export_flow(project, flow, dest)                 completed loops as a Ground Truth manifest
+"""
+
+from truthloop.review.export import ReviewExport, export_flow
+from truthloop.review.flows import (
+    FlowSpec,
+    FlowStatus,
+    attach_model,
+    create_flow,
+    delete_flow,
+    describe_flow,
+    get_flow,
+    list_flows,
+)
+from truthloop.review.loops import (
+    FailureCode,
+    LoopPage,
+    LoopStart,
+    LoopStatus,
+    advance_loops,
+    complete_loop,
+    delete_loop,
+    describe_loop,
+    get_loop,
+    list_loops,
+    start_loop,
+    stop_loop,
+)
+from truthloop.review.routing import DetectImage, detect
+from truthloop.review.task_uis import create_task_ui, delete_task_ui, get_task_ui, list_task_uis
+from truthloop.review.templates import preview, render_template
+from truthloop.review.work import review_page, submit_review
+
+__all__ = [
+    "DetectImage",
+    "FailureCode",
+    "FlowSpec",
+    "FlowStatus",
+    "LoopPage",
+    "LoopStart",
+    "LoopStatus",
+    "ReviewExport",
+    "advance_loops",
+    "attach_model",
+    "complete_loop",
+    "create_flow",
+    "create_task_ui",
+    "delete_flow",
+    "delete_loop",
+    "delete_task_ui",
+    "describe_flow",
+    "describe_loop",
+    "detect",
+    "export_flow",
+    "get_flow",
+    "get_loop",
+    "get_task_ui",
+    "list_flows",
+    "list_loops",
+    "list_task_uis",
+    "preview",
+    "render_template",
+    "review_page",
+    "start_loop",
+    "stop_loop",
+    "submit_review",
+]
