@@ -21,10 +21,13 @@ from truthloop.web.routes import (
     api_jobs,
     api_models,
     api_people,
+    api_review,
     api_tasks,
     auth_pages,
     feedback,
     manager_pages,
+    review_pages,
+    review_work,
     worker_pages,
 )
 from truthloop.web.templating import STATIC
@@ -47,6 +50,7 @@ def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
     # calls, comes first (no other route's path overlaps it).
     for router in (
         api_tasks.router,
+        review_work.router,
         auth_pages.router,
         worker_pages.router,
         manager_pages.router,
@@ -57,6 +61,8 @@ def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
         api_jobs.router,
         api_models.router,
         feedback.router,
+        api_review.router,
+        review_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
