@@ -9,6 +9,7 @@ their output and events.
     submit_review(project, task_id, user_id, ...)    a reviewer's answer; completes the loop
     detect(project, version, images)                 detect; start loops where a flow says so
     export_flow(project, flow, dest)                 completed loops as a Ground Truth manifest
+    add_webhook(session, url) -> (row, secret)       deliver_due(project): status changes, signed
 """
 
 from truthloop.review.export import ReviewExport, export_flow
@@ -39,6 +40,14 @@ from truthloop.review.loops import (
 from truthloop.review.routing import DetectImage, detect
 from truthloop.review.task_uis import create_task_ui, delete_task_ui, get_task_ui, list_task_uis
 from truthloop.review.templates import preview, render_template
+from truthloop.review.webhooks import (
+    add_webhook,
+    deliver_due,
+    list_deliveries,
+    list_webhooks,
+    remove_webhook,
+    verify_signature,
+)
 from truthloop.review.work import review_page, submit_review
 
 __all__ = [
@@ -50,6 +59,7 @@ __all__ = [
     "LoopStart",
     "LoopStatus",
     "ReviewExport",
+    "add_webhook",
     "advance_loops",
     "attach_model",
     "complete_loop",
@@ -58,6 +68,7 @@ __all__ = [
     "delete_flow",
     "delete_loop",
     "delete_task_ui",
+    "deliver_due",
     "describe_flow",
     "describe_loop",
     "detect",
@@ -65,13 +76,17 @@ __all__ = [
     "get_flow",
     "get_loop",
     "get_task_ui",
+    "list_deliveries",
     "list_flows",
     "list_loops",
     "list_task_uis",
+    "list_webhooks",
     "preview",
+    "remove_webhook",
     "render_template",
     "review_page",
     "start_loop",
     "stop_loop",
     "submit_review",
+    "verify_signature",
 ]

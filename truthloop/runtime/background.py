@@ -1,7 +1,8 @@
 """The background worker: it runs the dataset imports queued over HTTP, moves automated-labeling
 jobs on once people have labeled what was released to them (train, choose the threshold,
 machine-label, release the next batch), closes the jobs whose tasks all expired
-untaken, and ends the leases that ran out.
+untaken, ends the leases that ran out, moves human loops on (completed, expired, stopped) and
+sends their events to the webhooks.
 
 Its state is the database's: each round it asks which jobs are due and runs their next
 iteration, so a restart resumes where it stopped, and an iteration interrupted before its commit
@@ -27,6 +28,8 @@ from truthloop.labeling import close_expired_jobs
 from truthloop.labeling.autolabel import Iteration, advance
 from truthloop.labeling.jobs import JobStatus
 from truthloop.labeling.tasks import end_ran_out_leases
+from truthloop.review.loops import advance_loops
+from truthloop.review.webhooks import deliver_due
 from truthloop.storage.project import Project
 from truthloop.storage.tables import AutoLabelJobRow, JobRow
 
@@ -61,7 +64,8 @@ class BackgroundWorker:
     _resumed: bool = False
 
     def run_once(self) -> list[tuple[int, Iteration]]:
-        """Close the jobs whose tasks all expired untaken, and run the next iteration of every
+        """Close the jobs whose tasks all expired untaken, move human loops on and send their
+        events to the webhooks (`_review_round`), and run the next iteration of every
         automated-labeling job whose released batch people have finished; the iterations run,
         by job id. A job that fails is logged and left for a later round."""
         if not self._resumed:
@@ -74,6 +78,7 @@ class BackgroundWorker:
             end_ran_out_leases(session)
             for name in close_expired_jobs(session):
                 log.info("job %s: completed, its tasks' availability lifetime ran out", name)
+        self._review_round()
         done = []
         for job_id in running_autolabel_jobs(self.project):
             retry = self._retry_at.get(job_id)
@@ -93,6 +98,19 @@ class BackgroundWorker:
                          iteration.number, iteration.machine_labeled, iteration.remaining)
                 done.append((job_id, iteration))
         return done
+
+    def _review_round(self) -> None:
+        """Move human loops on, then send the due webhook deliveries (those events included).
+        Each is logged and left for the next round when it fails: neither stops the worker."""
+        try:
+            if moved := advance_loops(self.project):
+                log.info("human loops: %s moved on", moved)
+        except Exception:
+            log.exception("human loops: moving them on failed; trying again next round")
+        try:
+            deliver_due(self.project)
+        except Exception:
+            log.exception("webhooks: delivering events failed; trying again next round")
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()

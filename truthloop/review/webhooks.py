@@ -1,0 +1,436 @@
+"""Webhooks: where human-loop status changes are sent (A2I sends them to EventBridge), signed,
+retried with backoff, delivered at least once.
+
+    add_webhook(session, url, flow_id=None) -> (row, secret)   the secret is shown this once
+    list_webhooks(session)  remove_webhook(session, id)         removed = deactivated, log kept
+    list_deliveries(session, webhook_id=None, pending_only=False)
+    deliver_due(project_or_db, now=None) -> tried               the background worker, each round
+    verify_signature(secret, timestamp, body, signature, now=...)   for receivers
+
+Each event (review/events.py) is queued, in the transaction that changed the loop, as one
+delivery per active webhook of its flow or of every flow. `deliver_due` claims the due ones in a
+short transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: `BEGIN IMMEDIATE`) that moves
+their `next_attempt_at` forward as a lease, so that workers running at once never claim one
+delivery twice; it then POSTs each event outside any transaction and records the outcome in a
+second one.
+
+A request is a POST of the event as JSON (keys sorted, no spaces: the same bytes on every
+attempt) with these headers:
+
+    Content-Type: application/json
+    X-Truthloop-Event-Id: truthloop-event-17        the event's `id`, the same for every webhook
+    X-Truthloop-Delivery-Id: 42                     this event to this webhook
+    X-Truthloop-Timestamp: 1735689600               unix seconds of this attempt
+    X-Truthloop-Signature: sha256=<hex>             HMAC-SHA256, key = the webhook's secret, of
+                                                    "<timestamp>.<body bytes>"
+
+A receiver verifies a request by computing the HMAC of the timestamp header, a dot and the raw
+body as received (before parsing it), comparing it with the signature in constant time
+(`hmac.compare_digest`), and refusing a timestamp more than a few minutes from its own clock, so
+that a recorded request cannot be replayed later; `verify_signature` does exactly that.
+
+Delivery is at least once. A 2xx answer ends a delivery; any other answer (a redirect too: none
+is followed), a timeout (TIMEOUT_S) or a connection failure is logged in `attempts_log` and
+tried again after RETRY_FIRST_S × 2^(attempts−1) seconds, at most RETRY_MAX_S, plus up to a
+tenth more at random (so that many deliveries to a receiver that was down do not all come back
+at once): 10 s, 20 s, 40 s ... 2560 s, then every hour, up to MAX_ATTEMPTS attempts (about 3.4
+hours in all), after which it gives up (`next_attempt_at` NULL, `last_error` says so). A
+delivery is marked delivered only once the 2xx came back, so a worker that stops between
+sending and recording (a crash, a lease that ran out during a very slow batch) sends it again:
+receivers dedupe by `X-Truthloop-Event-Id` (or the body's `id`). Events also stay readable as a
+feed (events.list_events), for a receiver that was down longer than the retries last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from truthloop.core.text import LINE, refusal, shown
+from truthloop.errors import InputError, NotFound
+from truthloop.labeling.jobs import db_time
+from truthloop.storage.db import Database
+from truthloop.storage.project import Project
+from truthloop.storage.tables import (
+    FlowDefinitionRow,
+    ReviewEventRow,
+    WebhookDeliveryRow,
+    WebhookRow,
+    utcnow,
+)
+
+MAX_URL_LENGTH = 2048
+TIMEOUT_S = 10.0
+RETRY_FIRST_S = 10.0
+RETRY_MAX_S = 3600.0
+RETRY_JITTER = 0.1
+MAX_ATTEMPTS = 12
+# A claim holds its deliveries this long beyond the time their requests may take at most.
+LEASE_MARGIN_S = 60.0
+SIGNATURE_TOLERANCE_S = 300
+
+EVENT_ID_HEADER = "X-Truthloop-Event-Id"
+DELIVERY_ID_HEADER = "X-Truthloop-Delivery-Id"
+TIMESTAMP_HEADER = "X-Truthloop-Timestamp"
+SIGNATURE_HEADER = "X-Truthloop-Signature"
+
+
+# The registry ----------------------------------------------------------------------------------
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a webhook's, or None when it can: http(s) only, with a host, no
+    user name or password in it (the secret signs requests; a password in a URL is shown to
+    whoever lists webhooks), no control character or space, at most MAX_URL_LENGTH characters."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"the webhook URL is {len(url)} characters long, more than {MAX_URL_LENGTH}"
+    problem = refusal(url, LINE)
+    if problem is not None:
+        return f"the webhook URL {problem}"
+    if any(char.isspace() for char in url):
+        return f"the webhook URL {shown(url)} contains a space; encode it as %20"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — raises on a port that is not a number in range
+    except ValueError as error:
+        return f"the webhook URL {shown(url)} is malformed: {error}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"the webhook URL {shown(url)} is not http:// or https://"
+    if not parts.hostname:
+        return f"the webhook URL {shown(url)} names no host"
+    if "@" in parts.netloc:
+        return (
+            f"the webhook URL {shown(url)} holds a user name or password; requests are signed"
+            " with the webhook's secret instead"
+        )
+    return None
+
+
+def add_webhook(
+    session: Session, url: str, *, flow_id: int | None = None, created_by: int | None = None
+) -> tuple[WebhookRow, str]:
+    """A webhook for the events of flow `flow_id`, or of every flow (None); the row and its
+    secret, which signs every request: give it to the receiver now, it is not shown again."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise InputError(problem)
+    if flow_id is not None and session.get(FlowDefinitionRow, flow_id) is None:
+        raise NotFound(f"no flow definition with id {flow_id}")
+    secret = secrets.token_urlsafe(32)
+    hook = WebhookRow(
+        url=url,
+        secret=secret,
+        flow_id=flow_id,
+        active=True,
+        created_by=created_by,
+        created_at=utcnow(),
+    )
+    session.add(hook)
+    session.flush()
+    return hook, secret
+
+
+def list_webhooks(session: Session, *, active_only: bool = False) -> list[WebhookRow]:
+    """Every webhook (removed ones too, `active` False, unless `active_only`), oldest first."""
+    query = select(WebhookRow)
+    if active_only:
+        query = query.where(WebhookRow.active.is_(True))
+    return list(session.scalars(query.order_by(WebhookRow.id)))
+
+
+def remove_webhook(session: Session, webhook_id: int) -> WebhookRow:
+    """Deactivate a webhook: no event is queued for it any more, and its deliveries still
+    pending are given up (`last_error` says why); the row and its deliveries' log stay, to be
+    read. Removing a removed webhook changes nothing."""
+    hook = session.get(WebhookRow, webhook_id)
+    if hook is None:
+        raise NotFound(f"no webhook with id {webhook_id}")
+    if not hook.active:
+        return hook
+    hook.active = False
+    pending = session.scalars(
+        select(WebhookDeliveryRow).where(
+            WebhookDeliveryRow.webhook_id == webhook_id,
+            WebhookDeliveryRow.delivered_at.is_(None),
+            WebhookDeliveryRow.next_attempt_at.is_not(None),
+        )
+    )
+    for delivery in pending:
+        delivery.next_attempt_at = None
+        delivery.last_error = "the webhook was removed"
+    session.flush()
+    return hook
+
+
+def list_deliveries(
+    session: Session,
+    *,
+    webhook_id: int | None = None,
+    pending_only: bool = False,
+    limit: int = 100,
+) -> list[WebhookDeliveryRow]:
+    """Deliveries, newest first: of one webhook, or of all; `pending_only`, those neither
+    delivered nor given up."""
+    query = select(WebhookDeliveryRow)
+    if webhook_id is not None:
+        query = query.where(WebhookDeliveryRow.webhook_id == webhook_id)
+    if pending_only:
+        query = query.where(
+            WebhookDeliveryRow.delivered_at.is_(None),
+            WebhookDeliveryRow.next_attempt_at.is_not(None),
+        )
+    limit = min(max(limit, 1), 1000)
+    return list(session.scalars(query.order_by(WebhookDeliveryRow.id.desc()).limit(limit)))
+
+
+# Signing ---------------------------------------------------------------------------------------
+
+
+def event_bytes(body: dict[str, Any]) -> bytes:
+    """The event as sent: JSON with sorted keys and no spaces, so every attempt sends the same
+    bytes whatever order the database returns the keys in (PostgreSQL's jsonb reorders them)."""
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The X-Truthloop-Signature value: `sha256=` and the hex HMAC-SHA256, keyed with the
+    webhook's secret, of the timestamp, a dot and the body."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+def verify_signature(
+    secret: str,
+    timestamp: int | str,
+    body: bytes,
+    signature: str,
+    *,
+    now: datetime | float | None = None,
+    tolerance_s: float = SIGNATURE_TOLERANCE_S,
+) -> bool:
+    """Whether a request is truly from truthloop, unchanged and recent: `signature` (the
+    X-Truthloop-Signature header) signs `timestamp` (X-Truthloop-Timestamp) and `body` (the raw
+    bytes received) with `secret`, and the timestamp is within `tolerance_s` of `now` (a
+    datetime, or unix seconds; the current time by default)."""
+    try:
+        stamp = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if now is None:
+        current = time.time()
+    elif isinstance(now, datetime):
+        current = (now if now.tzinfo else now.replace(tzinfo=UTC)).timestamp()
+    else:
+        current = float(now)
+    if abs(current - stamp) > tolerance_s:
+        return False
+    if not isinstance(signature, str) or not signature.startswith("sha256="):
+        return False
+    return hmac.compare_digest(sign(secret, stamp, body).encode(), signature.encode())
+
+
+# Delivery --------------------------------------------------------------------------------------
+
+
+def retry_delay_s(attempts: int, jitter: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after the `attempts`-th failed attempt: RETRY_FIRST_S doubled each time,
+    at most RETRY_MAX_S, plus up to RETRY_JITTER of that at random."""
+    base = min(RETRY_FIRST_S * 2 ** max(attempts - 1, 0), RETRY_MAX_S)
+    return base * (1 + RETRY_JITTER * jitter())
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    delivery_id: int
+    webhook_id: int
+    event_id: str
+    url: str
+    secret: str
+    body: dict[str, Any]
+    due: datetime  # when it was due, given back if it is released untried
+    lease: datetime  # its next_attempt_at while this worker holds it
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    at: datetime
+    status: int | None
+    error: str | None
+    elapsed_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def unreachable(self) -> bool:
+        """No answer at all (a timeout, a refused connection): the receiver is down."""
+        return self.status is None
+
+
+def deliver_due(
+    target: Project | Database,
+    *,
+    now: datetime | None = None,
+    client: httpx.Client | None = None,
+    limit: int = 50,
+) -> int:
+    """Send up to `limit` due deliveries (oldest first), each once; the number tried.
+
+    They are claimed first (see the module docstring), so that other workers calling this at
+    the same time, in this process or another, take others. Requests go out one at a time with
+    `client` (by default a client of this call's own, TIMEOUT_S per request, no redirect
+    followed). When a webhook does not answer at all, its other deliveries of this call are
+    given back untried, due as before, so that a receiver that is down costs one timeout a
+    round, not one per event. `now` (naive UTC, or aware) is the time of every attempt when
+    given (tests); by default the clock is read at each step.
+    """
+    db = target.db if isinstance(target, Project) else target
+    clock: Callable[[], datetime] = (lambda: db_time(now)) if now is not None else utcnow
+    claimed = _claim(db, clock(), limit)
+    if not claimed:
+        return 0
+    own_client = client is None
+    http = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+    unreachable: set[int] = set()
+    tried = 0
+    try:
+        for delivery in claimed:
+            if delivery.webhook_id in unreachable:
+                _release(db, delivery)
+                continue
+            outcome = _send(http, delivery, clock)
+            tried += 1
+            if outcome.unreachable:
+                unreachable.add(delivery.webhook_id)
+            _record(db, delivery.delivery_id, outcome)
+    finally:
+        if own_client:
+            http.close()
+    return tried
+
+
+def _claim(db: Database, now: datetime, limit: int) -> list[_Claimed]:
+    """Take the due deliveries: in one short transaction, move their `next_attempt_at` past the
+    time this call may take to try them all, so that no other worker takes them meanwhile."""
+    query = (
+        select(WebhookDeliveryRow, WebhookRow.url, WebhookRow.secret, ReviewEventRow.body)
+        .join(WebhookRow, WebhookRow.id == WebhookDeliveryRow.webhook_id)
+        .join(ReviewEventRow, ReviewEventRow.id == WebhookDeliveryRow.event_id)
+        .where(
+            WebhookDeliveryRow.delivered_at.is_(None),
+            WebhookDeliveryRow.next_attempt_at <= now,
+            WebhookRow.active.is_(True),
+        )
+        .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
+        .limit(max(limit, 1))
+    )
+    with db.session(immediate=True) as session:
+        if db.dialect == "postgresql":
+            # Rows another worker is claiming right now are skipped, not waited for.
+            query = query.with_for_update(skip_locked=True, of=WebhookDeliveryRow)
+        rows = session.execute(query).all()
+        lease = now + timedelta(seconds=len(rows) * (TIMEOUT_S + 1) + LEASE_MARGIN_S)
+        claimed = []
+        for delivery, url, secret, body in rows:
+            assert delivery.next_attempt_at is not None  # selected as due
+            claimed.append(
+                _Claimed(
+                    delivery.id,
+                    delivery.webhook_id,
+                    str(body.get("id", "")),
+                    url,
+                    secret,
+                    body,
+                    delivery.next_attempt_at,
+                    lease,
+                )
+            )
+            delivery.next_attempt_at = lease
+    return claimed
+
+
+def _send(http: httpx.Client, delivery: _Claimed, clock: Callable[[], datetime]) -> _Outcome:
+    """POST the event once; what came of it. Never raises for the receiver's sake."""
+    at = clock()
+    body = event_bytes(delivery.body)
+    timestamp = int(at.replace(tzinfo=UTC).timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        EVENT_ID_HEADER: delivery.event_id,
+        DELIVERY_ID_HEADER: str(delivery.delivery_id),
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(delivery.secret, timestamp, body),
+        "User-Agent": "truthloop-webhooks",
+    }
+    started = time.monotonic()
+    status: int | None = None
+    error: str | None = None
+    try:
+        request = http.build_request("POST", delivery.url, content=body, headers=headers)
+        # The answer's body is not read: only its status counts, whatever its size.
+        response = http.send(request, stream=True)
+        response.close()
+        status = response.status_code
+        if not 200 <= status < 300:
+            error = f"answered HTTP {status}"
+    except httpx.TimeoutException:
+        error = "no answer in time (timed out)"
+    except httpx.HTTPError as failure:
+        error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+    except Exception as failure:  # a bad URL or header must not stop the other deliveries
+        error = f"{type(failure).__name__}: {failure}"
+    elapsed_ms = round((time.monotonic() - started) * 1000)
+    return _Outcome(at, status, error, elapsed_ms)
+
+
+def _record(db: Database, delivery_id: int, outcome: _Outcome) -> None:
+    """Write down an attempt: delivered, or tried again later, or given up."""
+    with db.session(immediate=True) as session:
+        delivery = session.get(WebhookDeliveryRow, delivery_id, with_for_update=True)
+        if delivery is None or delivery.delivered_at is not None:
+            return  # removed meanwhile, or another worker delivered it after our lease ran out
+        delivery.attempts = (delivery.attempts or 0) + 1
+        delivery.attempts_log = [
+            *(delivery.attempts_log or []),
+            {
+                "at": outcome.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "status": outcome.status,
+                "error": outcome.error,
+                "ms": outcome.elapsed_ms,
+            },
+        ]
+        delivery.last_status = outcome.status
+        if outcome.delivered:
+            delivery.delivered_at = outcome.at
+            delivery.next_attempt_at = None
+            delivery.last_error = None
+        elif delivery.attempts >= MAX_ATTEMPTS:
+            delivery.next_attempt_at = None
+            delivery.last_error = f"gave up after {delivery.attempts} attempts: {outcome.error}"
+        else:
+            delivery.next_attempt_at = outcome.at + timedelta(
+                seconds=retry_delay_s(delivery.attempts)
+            )
+            delivery.last_error = outcome.error
+
+
+def _release(db: Database, delivery: _Claimed) -> None:
+    """Give back a claimed delivery untried, due when it was (unless it is no longer ours)."""
+    with db.session(immediate=True) as session:
+        row = session.get(WebhookDeliveryRow, delivery.delivery_id, with_for_update=True)
+        if row is not None and row.delivered_at is None and row.next_attempt_at == delivery.lease:
+            row.next_attempt_at = delivery.due
