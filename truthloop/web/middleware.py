@@ -25,6 +25,19 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
 )
+# A review task's page (A2I's human task UI) is a manager's HTML with its own inline scripts, as
+# AWS's templates are written. It is shown in a sandboxed frame of the portal (no same-origin:
+# an opaque origin, so no cookie, no storage, no API call as the reviewer) and held here to
+# this server's own files: no fetch at all, no form sent anywhere, nothing loaded from outside.
+TASK_FRAME_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self'; connect-src 'none'; form-action 'none'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+TASK_FRAME_PATH = re.compile(r"/review/tasks/[0-9]+/frame")
+# The task frame's opaque origin loads the Crowd HTML Elements from /static as ES modules,
+# which browsers fetch with CORS; the files are public, the same for everyone.
+STATIC_CORS = (b"access-control-allow-origin", b"*")
 HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
@@ -42,15 +55,22 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in self.docs_paths else CSP
+        path = scope["path"]
+        added = [*HEADERS, (b"content-security-policy", CSP.encode())]
+        if path in self.docs_paths:
+            added[-1] = (b"content-security-policy", DOCS_CSP.encode())
+        elif TASK_FRAME_PATH.fullmatch(path):
+            added[0] = (b"x-frame-options", b"SAMEORIGIN")
+            added[-1] = (b"content-security-policy", TASK_FRAME_CSP.encode())
+        elif path.startswith("/static/"):
+            added.append(STATIC_CORS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"server"
                 ]
-                headers += [*HEADERS, (b"content-security-policy", csp.encode())]
-                message = {**message, "headers": headers}
+                message = {**message, "headers": headers + added}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
