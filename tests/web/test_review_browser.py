@@ -201,7 +201,12 @@ def test_hostile_input_is_text_and_the_frame_cannot_reach_the_session(
     evil = '<img src=x onerror="alert(document.cookie)"><script>alert(1)</script>'
     start(portal, "loop-evil", "hostile", {"taskObject": image(portal), "detectedLabel": evil})
     dialogs: list[Dialog] = []
-    page.on("dialog", lambda d: (dialogs.append(d), d.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     sign_in(page, "wendy")
     page.goto(f"/review/work/{_job(portal, 'hostile')}")
     frame = page.frame_locator("#task-frame")
