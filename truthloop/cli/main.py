@@ -31,6 +31,7 @@ LAZY_GROUPS = {
     "bench": "truthloop.cli.bench:app",
     "user": "truthloop.cli.people:user_app",
     "team": "truthloop.cli.people:team_app",
+    "review": "truthloop.cli.review:app",
 }
 
 

@@ -20,6 +20,7 @@ from truthloop.review.flows import (
     create_flow,
     delete_flow,
     describe_flow,
+    flow_description,
     get_flow,
     list_flows,
 )
@@ -34,6 +35,8 @@ from truthloop.review.loops import (
     describe_loop,
     get_loop,
     list_loops,
+    loop_output,
+    parse_input,
     start_loop,
     stop_loop,
 )
@@ -73,6 +76,7 @@ __all__ = [
     "describe_loop",
     "detect",
     "export_flow",
+    "flow_description",
     "get_flow",
     "get_loop",
     "get_task_ui",
@@ -81,6 +85,8 @@ __all__ = [
     "list_loops",
     "list_task_uis",
     "list_webhooks",
+    "loop_output",
+    "parse_input",
     "preview",
     "remove_webhook",
     "render_template",

@@ -31,12 +31,20 @@ from truthloop.errors import AlreadyExists, InputError, InvalidName, NotFound, U
 from truthloop.formats.a2i import flow_arn
 from truthloop.formats.paths import resolve_local
 from truthloop.labeling.jobs import create_custom_job
+from truthloop.ml.versions import find_version
 from truthloop.people import get_team
 from truthloop.review.task_uis import get_task_ui
 from truthloop.storage import datasets as store
 from truthloop.storage.blobs import remove_uri, write_uri
 from truthloop.storage.project import Project
-from truthloop.storage.tables import FlowDefinitionRow, HumanLoopRow, JobRow, utcnow
+from truthloop.storage.tables import (
+    FlowDefinitionRow,
+    HumanLoopRow,
+    HumanTaskUiRow,
+    JobRow,
+    TeamRow,
+    utcnow,
+)
 
 
 class FlowStatus(StrEnum):
@@ -171,6 +179,8 @@ def _store_flow(
 ) -> FlowDefinitionRow:
     team = get_team(session, spec.team)
     ui = get_task_ui(session, spec.task_ui)
+    if spec.model_version is not None:
+        check_model_version(session, spec.model_version)
     name = flow_resource_name(spec.name)
     if store.find_dataset(session, name) is not None:
         raise AlreadyExists(
@@ -234,12 +244,20 @@ def list_flows(session: Session) -> list[FlowDefinitionRow]:
 
 
 def attach_model(session: Session, flow_name: str, version: str | None) -> FlowDefinitionRow:
-    """Route `version`'s detect calls through the flow (None: detach it)."""
+    """Route `version`'s detect calls through the flow (None: detach it); NotFound for a
+    version that does not exist."""
     flow = get_flow(session, flow_name)
-    if version is not None and (not isinstance(version, str) or text_problem("version", version)):
-        raise InputError(f"model version {version!r} is not a version name")
+    if version is not None:
+        check_model_version(session, version)
     flow.model_version = version
     return flow
+
+
+def check_model_version(session: Session, version: object) -> None:
+    """NotFound unless `version` names a model version of this project."""
+    if not isinstance(version, str) or text_problem("version", version):
+        raise InputError(f"model version {version!r} is not a version name")
+    find_version(session, version)
 
 
 def delete_flow(session: Session, name: str) -> None:
@@ -261,6 +279,13 @@ def delete_flow(session: Session, name: str) -> None:
     session.flush()
     session.delete(job)
     session.delete(session.get_one(store.DatasetRow, dataset))
+
+
+def flow_description(session: Session, flow: FlowDefinitionRow) -> dict[str, Any]:
+    """`describe_flow` with the team's and the template's names looked up."""
+    team = session.get_one(TeamRow, flow.team_id).name
+    ui = session.get_one(HumanTaskUiRow, flow.ui_id).name
+    return describe_flow(flow, team, ui)
 
 
 def describe_flow(flow: FlowDefinitionRow, team: str, ui: str) -> dict[str, Any]:
