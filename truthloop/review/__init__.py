@@ -24,17 +24,15 @@ from truthloop.review.flows import (
     get_flow,
     list_flows,
 )
+from truthloop.review.listing import LoopPage, describe_loop, list_loops
 from truthloop.review.loops import (
     FailureCode,
-    LoopPage,
     LoopStart,
     LoopStatus,
     advance_loops,
     complete_loop,
     delete_loop,
-    describe_loop,
     get_loop,
-    list_loops,
     loop_output,
     parse_input,
     start_loop,
