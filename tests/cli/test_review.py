@@ -91,7 +91,7 @@ def _input(home: Path, name: str = "cat.png", **extra: Any) -> str:
     image.parent.mkdir(exist_ok=True)
     Image.new("RGB", (64, 48), "orange").save(image)
     # The model's labels in its order, as a detect-started loop carries them.
-    body = {"taskObject": str(image), "labels": ["dog", "cat"], "boxes": []} | extra
+    body = {"taskObject": str(image), "labels": ["dog", "cat"], "initialValue": []} | extra
     return json.dumps(body)
 
 

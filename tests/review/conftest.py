@@ -39,7 +39,7 @@ class Desk:
     def loop(
         self, name: str, flow: str = "pets-review", now: datetime | None = None, **content: Any
     ) -> HumanLoopRow:
-        body = {"taskObject": "s3://bucket/cat.jpg", "boxes": []} | content
+        body = {"taskObject": "s3://bucket/cat.jpg", "initialValue": []} | content
         loop, _ = start_loop(
             self.project, LoopStart(name, flow, orjson.dumps(body).decode()), now=now
         )

@@ -233,7 +233,7 @@ def test_unknown_flow_bad_names_and_duplicates_are_refused(desk: Desk) -> None:
         desk.flow("Upper-Case")
     with pytest.raises(InputError, match="TaskCount"):
         desk.flow("four", task_count=4)
-    with pytest.raises(NotFound, match="nope.v1"):
+    with pytest.raises(NotFound, match=r"nope\.v1"):
         desk.flow("attached", model_version="nope.v1")
     with pytest.raises(InputError, match="activation conditions"):
         desk.flow("cond", conditions={"Conditions": [{"ConditionType": "Nope"}]})

@@ -172,7 +172,7 @@ def test_the_example_renders_a_bounding_box_task_whose_attributes_read_back() ->
     task_input = {
         "taskObject": "s3://bucket/cat.jpg",
         "labels": ["Cat", "Dog"],
-        "boxes": BOXES,
+        "initialValue": BOXES,
         "instructions": HOSTILE,
     }
     page = render_template(EXAMPLE_TEMPLATE, task_input, grant=grant)
@@ -188,7 +188,7 @@ def test_the_example_renders_a_bounding_box_task_whose_attributes_read_back() ->
 
 
 def test_the_example_with_no_boxes_has_an_empty_initial_value() -> None:
-    task_input = {"taskObject": "s3://b/x.jpg", "labels": ["Cat"], "boxes": []}
+    task_input = {"taskObject": "s3://b/x.jpg", "labels": ["Cat"], "initialValue": []}
     [box] = Tags(render_template(EXAMPLE_TEMPLATE, task_input, grant=fake_grant)).named(
         "crowd-bounding-box"
     )
@@ -381,7 +381,9 @@ def test_a_runaway_loop_is_stopped() -> None:
 
 
 def test_preview_of_a_good_template_has_no_errors() -> None:
-    sample = {"taskObject": "s3://b/x.jpg", "labels": ["Cat"], "boxes": BOXES, "instructions": ""}
+    sample = {
+        "taskObject": "s3://b/x.jpg", "labels": ["Cat"], "initialValue": BOXES, "instructions": ""
+    }
     result = preview(EXAMPLE_TEMPLATE, sample, fake_grant)
     assert result == Rendered(render_template(EXAMPLE_TEMPLATE, sample, grant=fake_grant), [])
 

@@ -50,7 +50,7 @@ def bearer(portal: Portal, username: str) -> dict[str, str]:
 
 def input_content(image: str = "s3://bucket/cat.jpg", **more: Any) -> str:
     return orjson.dumps(
-        {"taskObject": image, "labels": ["cat", "dog"], "boxes": []} | more
+        {"taskObject": image, "labels": ["cat", "dog"], "initialValue": []} | more
     ).decode()
 
 

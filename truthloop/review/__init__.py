@@ -21,10 +21,17 @@ from truthloop.review.flows import (
     delete_flow,
     describe_flow,
     flow_description,
+    flow_names,
     get_flow,
     list_flows,
 )
-from truthloop.review.listing import LoopPage, describe_loop, list_loops
+from truthloop.review.listing import (
+    LoopPage,
+    describe_loop,
+    list_loops,
+    loop_counts,
+    loop_description,
+)
 from truthloop.review.loops import (
     FailureCode,
     LoopStart,
@@ -75,6 +82,7 @@ __all__ = [
     "detect",
     "export_flow",
     "flow_description",
+    "flow_names",
     "get_flow",
     "get_loop",
     "get_task_ui",
@@ -83,6 +91,8 @@ __all__ = [
     "list_loops",
     "list_task_uis",
     "list_webhooks",
+    "loop_counts",
+    "loop_description",
     "loop_output",
     "parse_input",
     "preview",

@@ -9,6 +9,7 @@ nor happens without being announced.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +90,13 @@ def record_event(
             )
         )
     return event
+
+
+def events_by_id(session: Session, ids: Iterable[int]) -> dict[int, ReviewEventRow]:
+    """The events with these ids (a delivery log names its event by id)."""
+    wanted = sorted(set(ids))
+    rows = session.scalars(select(ReviewEventRow).where(ReviewEventRow.id.in_(wanted)))
+    return {event.id: event for event in rows}
 
 
 def list_events(

@@ -243,6 +243,12 @@ def list_flows(session: Session) -> list[FlowDefinitionRow]:
     return list(session.scalars(select(FlowDefinitionRow).order_by(FlowDefinitionRow.id.desc())))
 
 
+def flow_names(session: Session) -> dict[int, str]:
+    """Every flow's name by its id."""
+    rows = session.execute(select(FlowDefinitionRow.id, FlowDefinitionRow.name))
+    return {flow_id: name for flow_id, name in rows}
+
+
 def attach_model(session: Session, flow_name: str, version: str | None) -> FlowDefinitionRow:
     """Route `version`'s detect calls through the flow (None: detach it); NotFound for a
     version that does not exist."""

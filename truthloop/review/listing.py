@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from truthloop.core import review_terms as terms
@@ -16,7 +16,7 @@ from truthloop.formats.a2i import flow_arn, human_loop_arn
 from truthloop.labeling.jobs import db_time
 from truthloop.review.flows import get_flow
 from truthloop.review.loops import LoopStatus
-from truthloop.storage.tables import HumanLoopRow
+from truthloop.storage.tables import FlowDefinitionRow, HumanLoopRow
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,24 @@ def _after_token(token: str, ascending: bool) -> Any:
     later = (key[0] > mark[0]) | ((key[0] == mark[0]) & (key[1] > mark[1]))
     earlier = (key[0] < mark[0]) | ((key[0] == mark[0]) & (key[1] < mark[1]))
     return select(HumanLoopRow.id).where(later if ascending else earlier)
+
+
+def loop_counts(session: Session) -> dict[int, dict[str, int]]:
+    """Each flow's loops counted by status: flow id -> status -> loops."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = session.execute(
+        select(HumanLoopRow.flow_id, HumanLoopRow.status, func.count()).group_by(
+            HumanLoopRow.flow_id, HumanLoopRow.status
+        )
+    )
+    for flow_id, status, n in rows:
+        counts.setdefault(flow_id, {})[status] = n
+    return counts
+
+
+def loop_description(session: Session, loop: HumanLoopRow) -> dict[str, Any]:
+    """`describe_loop` with the flow's name looked up."""
+    return describe_loop(loop, session.get_one(FlowDefinitionRow, loop.flow_id).name)
 
 
 def describe_loop(loop: HumanLoopRow, flow_name: str) -> dict[str, Any]:

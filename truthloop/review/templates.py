@@ -448,7 +448,7 @@ EXAMPLE_TEMPLATE = """\
     header="Draw a box around each cat and dog"
     labels="{{ task.input.labels | to_json }}"
     initial-value='[
-      {% for box in task.input.boxes %}
+      {% for box in task.input.initialValue %}
         {"label": {{ box.label | to_json }}, "left": {{ box.left | to_json }},
          "top": {{ box.top | to_json }}, "width": {{ box.width | to_json }},
          "height": {{ box.height | to_json }} }{% unless forloop.last %},{% endunless %}
@@ -462,8 +462,9 @@ EXAMPLE_TEMPLATE = """\
   </crowd-bounding-box>
 </crowd-form>
 """
-"""A task UI in A2I's style: a review of a model's boxes (`task.input.boxes`) on
-`task.input.taskObject`. `initial-value` is JSON built by a Liquid loop; it is single-quoted
-because the template's own `"` would end a double-quoted attribute, while the values' quotes
-and apostrophes are escaped (`&#34;`, `&#39;`), which the browser reads back as `"` and `'`.
-Every value goes through `to_json`, so input text cannot add keys or boxes to the JSON."""
+"""A task UI in A2I's style: a review of a model's boxes (`task.input.initialValue`, as a
+detect-started loop's input carries them) on `task.input.taskObject`. `initial-value` is JSON
+built by a Liquid loop; it is single-quoted because the template's own `"` would end a
+double-quoted attribute, while the values' quotes and apostrophes are escaped (`&#34;`,
+`&#39;`), which the browser reads back as `"` and `'`. Every value goes through `to_json`, so
+input text cannot add keys or boxes to the JSON."""

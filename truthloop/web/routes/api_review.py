@@ -25,7 +25,6 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -40,8 +39,6 @@ from truthloop.storage.project import Project
 from truthloop.storage.tables import (
     FlowDefinitionRow,
     HumanLoopRow,
-    HumanTaskUiRow,
-    TeamRow,
     WebhookRow,
 )
 from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
@@ -141,12 +138,8 @@ def create_flow(project: ProjectDep, user: RequireManager, body: FlowCreate) -> 
 @router.get("/flows")
 def list_flows(session: SessionDep, _: RequireManager) -> list[FlowDescription]:
     """ListFlowDefinitions, newest first, each as DescribeFlowDefinition tells it."""
-    teams = {i: n for i, n in session.execute(select(TeamRow.id, TeamRow.name))}
-    uis = {i: n for i, n in session.execute(select(HumanTaskUiRow.id, HumanTaskUiRow.name))}
     return [
-        FlowDescription.model_validate(
-            review.describe_flow(flow, teams[flow.team_id], uis[flow.ui_id])
-        )
+        FlowDescription.model_validate(review.flow_description(session, flow))
         for flow in review.list_flows(session)
     ]
 
@@ -327,8 +320,7 @@ def loop_output_document(project: ProjectDep, _: RequireManager, name: str) -> R
 
 
 def _described_loop(session: Session, row: HumanLoopRow) -> LoopDescription:
-    flow_name = session.get_one(FlowDefinitionRow, row.flow_id).name
-    return LoopDescription.model_validate(review.describe_loop(row, flow_name))
+    return LoopDescription.model_validate(review.loop_description(session, row))
 
 
 # Events and webhooks ------------------------------------------------------------------------
@@ -373,7 +365,7 @@ def add_webhook(session: SessionDep, user: RequireManager, body: WebhookCreate) 
 @router.get("/webhooks")
 def list_webhooks(session: SessionDep, _: RequireManager) -> list[WebhookPublic]:
     """Every webhook, removed ones too (`active` false), oldest first; never their secrets."""
-    flows = {i: n for i, n in session.execute(select(FlowDefinitionRow.id, FlowDefinitionRow.name))}
+    flows = review.flow_names(session)
     return [
         WebhookPublic.of(hook, flows.get(hook.flow_id) if hook.flow_id is not None else None)
         for hook in webhooks.list_webhooks(session)
