@@ -88,8 +88,10 @@ def test_unsure_predictions_start_loops_and_the_answer_says_so(desk: Desk, versi
     assert desk.project.read_bytes(content["taskObject"]).startswith(b"\x89PNG")
     last = UNSEEN.images[UNSEEN.records[-1].uri]
     assert content["imageSize"] == {"width": last.width, "height": last.height}
-    assert isinstance(content["initialValue"], list) and content["initialValue"]
-    assert set(content["initialValue"][0]) == {"label", "left", "top", "width", "height"}
+    # The reviewer starts from what detect answers by default: a 30 % guess is below the
+    # version's thresholds, so no box is shown, though the whole prediction is in the input.
+    assert content["initialValue"] == []
+    assert content["prediction"]["CustomLabels"]
     assert content["topConfidence"] == pytest.approx(30.0)
 
 
@@ -110,6 +112,14 @@ def test_no_conditions_reviews_everything_and_a_detached_flow_nothing(
     answers = review.detect(desk.project, version, images(SEEN)[:2])
     reasons = [a["HumanLoopActivationOutput"]["HumanLoopActivationReasons"] for a in answers]
     assert reasons == [["AlwaysReview"], ["AlwaysReview"]]
+    with desk.project.session() as session:
+        started = list_loops(session, "pets-review", ascending=True).loops
+        contents = [orjson.loads(loop.input_content) for loop in started]
+    # Images it trained on are answered at 95 %: their boxes are the reviewer's starting point.
+    for content, answer in zip(contents, answers, strict=True):
+        assert len(content["initialValue"]) == len(answer["CustomLabels"])
+        for box in content["initialValue"]:
+            assert set(box) == {"label", "left", "top", "width", "height"}
     with desk.project.session() as session:
         attach_model(session, "pets-review", None)
     answers = review.detect(desk.project, version, images(UNSEEN)[:1])

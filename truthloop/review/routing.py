@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +74,8 @@ def detect(
         for answer, value, given in zip(answers, values, images, strict=True):
             image = given if isinstance(given, DetectImage) else _encoded(given)
             outputs = [
-                route(project, flow, version, value, image, created_by=created_by) for flow in flows
+                route(project, flow, version, value, image, thresholds, created_by=created_by)
+                for flow in flows
             ]
             started = [o for o in outputs if o is not None]
             if started:
@@ -110,6 +111,7 @@ def route(
     version: str,
     value: Value,
     image: DetectImage,
+    thresholds: Mapping[str, float],
     *,
     created_by: int | None = None,
 ) -> dict[str, Any] | None:
@@ -122,7 +124,9 @@ def route(
         return None
     uri = _store_image(project, flow.name, digest, image)
     name = loop_name(flow.name, version, digest)
-    content = loop_input(uri, version, value, image.image.size, _labels(project, version))
+    content = loop_input(
+        uri, version, value, image.image.size, _labels(project, version), thresholds
+    )
     start = LoopStart(
         name=name,
         flow=flow.name,
@@ -155,11 +159,17 @@ def activation_reasons(results: dict[str, Any]) -> list[str]:
 
 
 def loop_input(
-    uri: str, version: str, value: Value, size: tuple[int, int], labels: Sequence[str]
+    uri: str,
+    version: str,
+    value: Value,
+    size: tuple[int, int],
+    labels: Sequence[str],
+    thresholds: Mapping[str, float],
 ) -> dict[str, Any]:
     """A detect-started loop's input: the image, the model's labels, its whole prediction
-    and, as `initialValue`, the boxes (pixels, as crowd-bounding-box takes them) or the label
-    it would give, for the template to start the reviewer from."""
+    (every label it found) and, as `initialValue`, what detect would answer by default: the
+    boxes (pixels, as crowd-bounding-box takes them) or labels that reach their thresholds.
+    The reviewer starts from the model's answer, not from every faint candidate in it."""
     width, height = size
     prediction = serving.custom_labels(value, size, {}, min_confidence=0)
     return {
@@ -169,14 +179,19 @@ def loop_input(
         "prediction": prediction,
         "topConfidence": max((c["Confidence"] for c in prediction["CustomLabels"]), default=0.0),
         "imageSize": {"width": width, "height": height},
-        "initialValue": _initial_value(value, ImageSize(width, height)),
+        "initialValue": _initial_value(value, ImageSize(width, height), thresholds),
     }
 
 
-def _initial_value(value: Value, size: ImageSize) -> Any:
+def _kept(label: str, confidence: float | None, thresholds: Mapping[str, float]) -> bool:
+    return confidence is None or confidence >= thresholds.get(label, serving.DEFAULT_THRESHOLD)
+
+
+def _initial_value(value: Value, size: ImageSize, thresholds: Mapping[str, float]) -> Any:
     match value:
         case Boxes(boxes=boxes):
-            kept = [b for b in (clip(box, size) for box in boxes) if b is not None]
+            shown = [b for b in boxes if _kept(b.label, b.confidence, thresholds)]
+            kept = [b for b in (clip(box, size) for box in shown) if b is not None]
             return [
                 {
                     "label": b.label,
@@ -189,8 +204,9 @@ def _initial_value(value: Value, size: ImageSize) -> Any:
             ]
         case Classification(label=label):
             return label
-        case MultiLabel(labels=labels):
-            return list(labels)
+        case MultiLabel(labels=labels, confidences=confidences):
+            sure = confidences or (None,) * len(labels)
+            return [n for n, c in zip(labels, sure, strict=True) if _kept(n, c, thresholds)]
     return None
 
 
