@@ -82,6 +82,7 @@ from truthloop.review import (
     export_flow,
     get_loop,
 )
+from truthloop.review.templates import EXAMPLE_TEMPLATE
 from truthloop.sim.logos import generate_logos, logo_classes
 from truthloop.sim.workforce import ADJUST_IOU, KEEP_IOU, WorkerProfile
 from truthloop.storage.project import Project
@@ -123,29 +124,7 @@ CONDITIONS = {
 }
 # A2I's object-detection task UI: the model's boxes become the initial value through Liquid
 # (every value through to_json, so no input text can add keys or boxes), labels from the input.
-TEMPLATE = """\
-<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
-<crowd-form>
-  <crowd-bounding-box
-    name="annotatedResult"
-    src="{{ task.input.taskObject | grant_read_access }}"
-    header="Correct the model's boxes"
-    labels="{{ task.input.labels | to_json }}"
-    initial-value='[
-      {% for box in task.input.initialValue %}
-        {"label": {{ box.label | to_json }}, "left": {{ box.left | to_json }},
-         "top": {{ box.top | to_json }}, "width": {{ box.width | to_json }},
-         "height": {{ box.height | to_json }} }{% unless forloop.last %},{% endunless %}
-      {% endfor %}
-    ]'
-  >
-    <full-instructions header="Instructions">
-      <p>Move or resize the model's boxes, delete the wrong ones, draw the ones it missed.</p>
-    </full-instructions>
-    <short-instructions>Fix the boxes: one tight box per object.</short-instructions>
-  </crowd-bounding-box>
-</crowd-form>
-"""
+TEMPLATE = EXAMPLE_TEMPLATE
 # Careful people: a wrong class 2 % of the time, box edges off by up to 2 % of the box, no
 # object missed (the simulated workforce's defaults).
 REVIEWERS = (WorkerProfile("rae"), WorkerProfile("rex"), WorkerProfile("ros"))

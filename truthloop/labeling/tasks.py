@@ -155,33 +155,15 @@ def submit(
     # complete the job in its own transaction. On PostgreSQL, submits that close a job's last
     # items at once each see the others' still open until they commit: each asks once committed.
     serial = db.dialect == "sqlite"
+    given = (task_id, user_id, client_id, answer, float(seconds), moment)
     try:
         with db.session(immediate=True) as session:
-            result = _submit(
-                session,
-                task_id,
-                user_id,
-                client_id,
-                answer,
-                float(seconds),
-                moment,
-                complete_job=serial,
-            )
+            result = _submit(session, *given, complete_job=serial)
     except IntegrityError:
         # The client id is taken: by a copy of this submit that raced past the check, or by an
         # answer to another task. The full check tells which.
         with db.session(immediate=True) as session:
-            result = _submit(
-                session,
-                task_id,
-                user_id,
-                client_id,
-                answer,
-                float(seconds),
-                moment,
-                complete_job=serial,
-                recheck=True,
-            )
+            result = _submit(session, *given, complete_job=serial, recheck=True)
     if result.item_done and not result.duplicate and not serial:
         with db.read_session() as session:
             session.execute(slots.COMPLETE_JOB, {"job": result.job_id, "now": moment})

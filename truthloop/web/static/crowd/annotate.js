@@ -3,7 +3,7 @@
 // crowd-image-classifier(-multi-select) and crowd-classifier(-multi-select) pick among
 // categories with a LabelPicker (number keys, `/` to search).
 
-import { BoxEditor } from "../js/boxes.js";
+import { BoxEditor, viewKey } from "../js/boxes.js";
 import { el } from "../js/dom.js";
 import { LabelPicker } from "../js/labels.js";
 import { CrowdElement, regionHeader, slotRegions, takeKeys } from "./base.js";
@@ -188,13 +188,9 @@ export class CrowdBoundingBox extends CrowdElement {
     else if (key === "Tab") {
       if (!e.boxes.length) return false;
       e.selectNext(event.shiftKey ? -1 : 1);
-    } else if (key === "+" || key === "=") e.zoomBy(1.25);
-    else if (key === "-" || key === "_") e.zoomBy(0.8);
-    else if (key === "f" || key === "F") e.fit();
-    else if (key === "z" || key === "Z") this.undo();
+    } else if (key === "z" || key === "Z") this.undo();
     else if (key === "Escape") return e.deselect();
-    else if (key === " ") e.panKey = true;
-    else return false;
+    else return viewKey(e, key);
     return true;
   }
 
@@ -378,11 +374,7 @@ class Classifier extends CrowdElement {
     if (DIGIT.test(key)) this.pick(this.picker.byKey(key));
     else if (key === "/") this.picker.focusSearch();
     else if (this.comment && (key === "c" || key === "C")) this.comment.open();
-    else if (this.viewer && (key === "+" || key === "=")) this.viewer.zoomBy(1.25);
-    else if (this.viewer && key === "-") this.viewer.zoomBy(0.8);
-    else if (this.viewer && (key === "f" || key === "F")) this.viewer.fit();
-    else if (this.viewer && key === " ") this.viewer.panKey = true;
-    else return false;
+    else return Boolean(this.viewer) && viewKey(this.viewer, key);
     return true;
   }
 

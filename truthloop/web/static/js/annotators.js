@@ -1,7 +1,7 @@
 // One annotator per task type. Each gives the page a stage (the image), a side panel, its
 // keyboard handling, an answer for the API, and snapshots for undo.
 
-import { BoxEditor } from "./boxes.js";
+import { BoxEditor, viewKey } from "./boxes.js";
 import { el } from "./dom.js";
 import { LabelPicker, percent } from "./labels.js";
 
@@ -61,12 +61,8 @@ class BoxAnnotator {
     else if (key === "r" || key === "R") e.decideCurrent(false);
     else if (key === "n" || key === "N") e.decideAll(false);
     else if (key === "Tab") e.selectNext(event.shiftKey ? -1 : 1);
-    else if (key === "+" || key === "=") e.zoomBy(1.25);
-    else if (key === "-" || key === "_") e.zoomBy(0.8);
-    else if (key === "f" || key === "F") e.fit();
     else if (key === "Escape") return e.deselect();
-    else if (key === " ") e.panKey = true;
-    else return false;
+    else return viewKey(e, key);
     return true;
   }
 
@@ -223,11 +219,7 @@ class VerifyAnnotator {
     const key = event.key;
     if (DIGIT.test(key)) this.choose(this.picker.byKey(key));
     else if (key === "c" || key === "C") this.comment.focus();
-    else if (this.viewer && (key === "+" || key === "=")) this.viewer.zoomBy(1.25);
-    else if (this.viewer && key === "-") this.viewer.zoomBy(0.8);
-    else if (this.viewer && (key === "f" || key === "F")) this.viewer.fit();
-    else if (this.viewer && key === " ") this.viewer.panKey = true;
-    else return false;
+    else return Boolean(this.viewer) && viewKey(this.viewer, key);
     return true;
   }
 

@@ -10,6 +10,17 @@ const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
 const MIN_SIZE = 2;
 const DRAG_THRESHOLD = 3;
 
+// The keys every image view takes, the box editor and a read-only viewer alike: zoom in and
+// out, fit, and Space held to pan; whether `key` was one of them.
+export function viewKey(view, key) {
+  if (key === "+" || key === "=") view.zoomBy(1.25);
+  else if (key === "-" || key === "_") view.zoomBy(0.8);
+  else if (key === "f" || key === "F") view.fit();
+  else if (key === " ") view.panKey = true;
+  else return false;
+  return true;
+}
+
 export function labelColor(label) {
   let hash = 0;
   for (const ch of label) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
