@@ -15,10 +15,12 @@ from tests.ml.shapes import shapes
 from tests.ml.stored import store_shapes
 from tests.web.conftest import sign_in
 from tests.web.portal import Portal
+from truthloop import review
 from truthloop.core.types import Boxes
 from truthloop.ml import registry
 from truthloop.ml.backend import Task
 from truthloop.ml.fake import FakeModel
+from truthloop.review.templates import EXAMPLE_TEMPLATE
 from truthloop.storage.project import Project
 from truthloop.web.app import create_app
 
@@ -117,6 +119,39 @@ def test_detect_with_base64_json(models: Portal, client: TestClient) -> None:
     assert response.status_code == 200, response.text
     (label,) = response.json()["CustomLabels"]
     assert label["Confidence"] == pytest.approx(95.0) and "Geometry" in label
+
+
+def test_detect_through_a_review_flow_says_which_loop_it_started(
+    models: Portal, client: TestClient
+) -> None:
+    _started(client, models)
+    project = models.project
+    with project.session() as session:
+        review.create_task_ui(session, "boxes-ui", EXAMPLE_TEMPLATE)
+    review.create_flow(
+        project,
+        review.FlowSpec(
+            name="audit", team="red", task_ui="boxes-ui", title="Check the boxes",
+            output=str(project.home / "a2i"), model_version="logos.v1",
+        ),
+    )
+    body = {"image": base64.b64encode(_png(2)).decode()}
+    response = client.post("/api/models/logos.v1/detect", headers=bearer(models, "walt"), json=body)
+    assert response.status_code == 200, response.text
+    started = response.json()["HumanLoopActivationOutput"]
+    # No conditions: every request is reviewed, as A2I does.
+    assert started["HumanLoopActivationReasons"] == ["AlwaysReview"]
+    assert started["FlowDefinitionName"] == "audit"
+    with project.session() as session:
+        loop = review.get_loop(session, started["HumanLoopName"])
+        assert loop.status == "InProgress" and loop.created_by is not None
+    # The same image again is the same request: the loop it started is found, not doubled.
+    again = client.post("/api/models/logos.v1/detect", headers=bearer(models, "walt"), json=body)
+    assert again.json()["HumanLoopActivationOutput"]["HumanLoopName"] == loop.name
+    plain = client.post("/api/models/logos.v2/start", headers=bearer(models, "mia"))
+    assert plain.status_code == 200
+    other = client.post("/api/models/logos.v2/detect", headers=bearer(models, "walt"), json=body)
+    assert other.json().get("HumanLoopActivationOutput") is None
 
 
 def test_detect_on_a_stopped_version_says_how_to_start_it(
