@@ -15,6 +15,7 @@ from truthloop.cli.main import app
 from truthloop.ml import registry
 from truthloop.ml.backend import Task
 from truthloop.ml.fake import FakeModel
+from truthloop.review.templates import EXAMPLE_TEMPLATE
 from truthloop.sim.logos import generate_logos
 from truthloop.storage.project import Project
 
@@ -147,6 +148,21 @@ def test_serve_and_detect_with_a_detector(home: Path, tmp_path: Path) -> None:
     assert few[0]["CustomLabels"] == labels[:1]
     shown = _run(home, "model", "detect", "fake.v1", picture, "--min-confidence", "0")
     assert shown.exit_code == 0 and f"{labels[0]['Name']}  95.0%  left" in shown.stdout
+
+    # A review flow attached to the version: each detect call goes to review (no conditions).
+    template = tmp_path / "review.html"
+    template.write_text(EXAMPLE_TEMPLATE)
+    assert _run(home, "team", "add", "reviewers").exit_code == 0
+    assert _run(home, "review", "ui", "create", "boxes-ui", str(template)).exit_code == 0
+    flow = ("--team", "reviewers", "--ui", "boxes-ui", "--title", "Check", "--output", "a2i")
+    assert (
+        _run(home, "review", "flow", "create", "audit", *flow, "--model", "fake.v1").exit_code == 0
+    )
+    reviewed = _run(home, "model", "detect", "fake.v1", picture)
+    assert reviewed.exit_code == 0 and "sent to review: human loop audit-" in reviewed.stdout
+    [answer] = _json(home, "model", "detect", "fake.v1", picture)
+    assert answer["HumanLoopActivationOutput"]["FlowDefinitionName"] == "audit"
+    assert _run(home, "review", "flow", "detach", "audit").exit_code == 0
 
     not_an_image = tmp_path / "notes.jpg"
     not_an_image.write_text("hello")
