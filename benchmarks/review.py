@@ -62,11 +62,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 from fastapi.testclient import TestClient
 from PIL import Image
+from realphotos import read_photos  # benchmarks/: the same reader of the pets sample
 
 from truthloop import people
 from truthloop.core.correctness import boxes_match
 from truthloop.core.effort import manual_seconds, task_seconds
 from truthloop.core.geometry import clip, iou
+from truthloop.core.thresholds import accuracy_interval
 from truthloop.core.types import Annotation, Box, Boxes, ImageRecord, ImageSize, LabelSet
 from truthloop.datasets.importing import import_dataset
 from truthloop.formats import open_reader, write
@@ -198,15 +200,11 @@ def logos_part(root: Path, args: argparse.Namespace) -> PartData:
 
 
 def read_pets(folder: Path) -> list[tuple[str, Sample]]:
-    """(species, sample) per photo of boxes.jsonl: the head boxes, paths inside `folder`."""
-    found = []
-    with (folder / "boxes.jsonl").open() as lines:
-        for line in lines:
-            row = json.loads(line)
-            heads = tuple(Box(b["label"], b["x"], b["y"], b["w"], b["h"]) for b in row["boxes"])
-            size = ImageSize(row["width"], row["height"])
-            found.append((row["species"], Sample(str(folder / row["image"]), size, heads)))
-    return found
+    """(species, sample) per photo of the sample, read as the real-photo benchmark reads it."""
+    return [
+        (p.species, Sample(str(p.path), ImageSize(p.width, p.height), p.heads))
+        for p in read_photos(folder)
+    ]
 
 
 def pets_part(args: argparse.Namespace) -> PartData:
@@ -534,16 +532,6 @@ def reviewer_boxes(project: Project, loop: str) -> tuple[Box, ...]:
     )
 
 
-def clopper_pearson(right: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The exact two-sided interval for a proportion seen as `right` of `n`."""
-    from scipy.stats import beta
-
-    alpha = 1 - confidence
-    low = 0.0 if right == 0 else float(beta.ppf(alpha / 2, right, n - right + 1))
-    high = 1.0 if right == n else float(beta.ppf(1 - alpha / 2, right + 1, n - right))
-    return low, high
-
-
 def audit(project: Project, streamed: Sequence[Streamed]) -> dict[str, Any]:
     """v1's accuracy on its confident predictions (top >= 50): estimated from the sampled
     loops (an image is right when v1's boxes match the reviewer's one to one at IoU >= 0.5
@@ -556,7 +544,7 @@ def audit(project: Project, streamed: Sequence[Streamed]) -> dict[str, Any]:
         "audit_images": len(sampled),
         "audit_right": right,
         "audit_accuracy": right / len(sampled) if sampled else None,
-        "audit_interval": list(clopper_pearson(right, len(sampled))) if sampled else None,
+        "audit_interval": list(accuracy_interval(right, len(sampled))) if sampled else None,
         "confident_images": len(confident),
         "confident_accuracy_truth": truly / len(confident) if confident else None,
     }

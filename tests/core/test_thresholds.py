@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from truthloop.core.thresholds import (
+    accuracy_interval,
     binomial_cdf,
     bound_at_most,
     checkpoints,
@@ -255,3 +256,22 @@ def test_growth_aims_at_the_lowest_threshold_it_could_certify() -> None:
     assert chosen is not None and chosen.threshold == 0.9
     needed = validation_needed(scored, chosen, most=250)
     assert needed is not None and needed[1] == 0.6 and needed[0] > len(scored)
+
+
+@pytest.mark.parametrize(
+    ("right", "n", "low", "high"),
+    [
+        # Exact two-sided 95 % intervals (beta quantiles; 0 of 10 gives 1 - 0.025 ** (1 / 10)).
+        (0, 10, 0.0, 1 - 0.025 ** (1 / 10)),
+        (10, 10, 0.025 ** (1 / 10), 1.0),
+        (1, 7, 0.0036103, 0.5787232),
+        (50, 100, 0.3983211, 0.6016789),
+    ],
+)
+def test_the_audit_interval_is_clopper_pearson(right: int, n: int, low: float, high: float) -> None:
+    assert accuracy_interval(right, n) == pytest.approx((low, high), abs=1e-6)
+
+
+def test_the_audit_interval_refuses_impossible_counts() -> None:
+    with pytest.raises(ValueError, match="errors <= n"):
+        accuracy_interval(8, 7)

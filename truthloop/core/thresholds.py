@@ -59,6 +59,18 @@ def error_upper_bound(errors: int, n: int, confidence: float = 0.95) -> float:
     return float(beta.ppf(confidence, errors + 1, n - errors))
 
 
+def accuracy_interval(right: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact two-sided Clopper–Pearson interval of an accuracy seen as `right` of `n`: what
+    a sampled audit of a model's confident answers can say about all of them."""
+    _check(n - right, n, confidence)
+    from scipy.stats import beta
+
+    alpha = 1 - confidence
+    low = 0.0 if right == 0 else float(beta.ppf(alpha / 2, right, n - right + 1))
+    high = 1.0 if right == n else float(beta.ppf(1 - alpha / 2, right + 1, n - right))
+    return low, high
+
+
 def bound_at_most(errors: int, n: int, limit: float, confidence: float = 0.95) -> bool:
     """Whether the upper bound is at most `limit`, without computing it: the CDF falls as p
     grows, so the bound is below `limit` exactly when the CDF at `limit` is at most alpha."""
