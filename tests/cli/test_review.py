@@ -173,7 +173,7 @@ def test_render_shows_the_input_escaped(flow: str, home: Path, tmp_path: Path) -
     hostile = {
         "taskObject": "s3://bucket/cat.png",
         "labels": ["cat"],
-        "boxes": [],
+        "initialValue": [],
         "instructions": "<script>alert(1)</script> & more",
     }
     result = _run(home, "ui", "render", "boxes-ui", "--input-json", json.dumps(hostile))
@@ -201,7 +201,7 @@ def test_render_shows_the_input_escaped(flow: str, home: Path, tmp_path: Path) -
         _run(home, "ui", "render", "boxes-ui", "--input-json", json.dumps(partial), "--json")
     )
     assert as_json["RenderedContent"].startswith("<script")
-    assert any("'task.input.boxes' is not in the sample" in e for e in as_json["Errors"])
+    assert any("'task.input.initialValue' is not in the sample" in e for e in as_json["Errors"])
 
     # No taskObject: grant_read_access has no URI, so nothing renders (exit code 1).
     failed = _run(home, "ui", "render", "boxes-ui", "--input-json", "{}", "--json")
