@@ -682,3 +682,92 @@ class WebhookDeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     attempts_log: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PipelineRow(Base):
+    """A continuous-improvement pipeline (workflow 4) of one model project, named as the
+    project: its training dataset, its review flow, the version it serves and how many labeled
+    images that version trained on (the seed's `previous_trained_images`)."""
+
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    task: Mapped[str] = mapped_column(String(16))
+    dataset: Mapped[str] = mapped_column(String(128))
+    flow_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review_flows.id", ondelete="SET NULL")
+    )
+    deployed_version: Mapped[str | None] = mapped_column(String(160))
+    trained_images: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PipelineParamRow(Base):
+    """A pipeline parameter's value in force, as the seed's parameter store keeps it: text
+    ("true", "720", "0.8"), read by `core.pipeline_params.parse_value`."""
+
+    __tablename__ = "pipeline_params"
+
+    pipeline_id: Mapped[int] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PipelineParamChangeRow(Base):
+    """One change of one pipeline parameter: the text before (None: no value was stored) and
+    after, who made it and when."""
+
+    __tablename__ = "pipeline_param_changes"
+    __table_args__ = (Index("ix_pipeline_param_changes_pipeline_id", "pipeline_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PipelineRunRow(Base):
+    """One execution of a pipeline (a Step Functions execution in the seed): its kind, state,
+    start and end, input and output summary, and the error that ended it."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (
+        Index("ix_pipeline_runs_pipeline_id", "pipeline_id", "id"),
+        Index("ix_pipeline_runs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    input: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    output: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class PipelineStepRow(Base):
+    """One step of a run (a state of the seed's state machine), recorded as the run's are."""
+
+    __tablename__ = "pipeline_steps"
+    __table_args__ = (Index("ix_pipeline_steps_run_id", "run_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    input: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    output: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    error: Mapped[str | None] = mapped_column(Text)
