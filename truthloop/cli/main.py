@@ -32,6 +32,7 @@ LAZY_GROUPS = {
     "user": "truthloop.cli.people:user_app",
     "team": "truthloop.cli.people:team_app",
     "review": "truthloop.cli.review:app",
+    "pipeline": "truthloop.cli.pipeline:app",
 }
 
 
