@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.cli.review_setup import make_flow
 from truthloop.cli.main import app
 from truthloop.core.pipeline_params import PARAMETERS, defaults
 from truthloop.core.types import LabelSet
 from truthloop.people import add_member, add_team, add_user
-from truthloop.review.templates import EXAMPLE_TEMPLATE
 from truthloop.storage.datasets import create_dataset
 from truthloop.storage.project import Project
 
@@ -35,26 +35,7 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def flow(home: Path, tmp_path: Path) -> str:
     """Task UI `boxes-ui` and flow `logos-review`, made as `truthloop review` makes them."""
-    template = tmp_path / "boxes.liquid"
-    template.write_text(EXAMPLE_TEMPLATE, encoding="utf-8")
-    assert _review(home, "ui", "create", "boxes-ui", str(template)).exit_code == 0
-    created = _review(
-        home,
-        "flow",
-        "create",
-        "logos-review",
-        "--team",
-        "reviewers",
-        "--ui",
-        "boxes-ui",
-        "--title",
-        "Check the logos",
-        "--output",
-        "review-output",
-    )
-    assert created.exit_code == 0, created.output
-    return "logos-review"
-
+    return make_flow(home, tmp_path, "logos-review", "Check the logos")
 
 @pytest.fixture
 def logos(home: Path) -> str:
@@ -66,10 +47,6 @@ def logos(home: Path) -> str:
 
 def _run(home: Path, *args: str) -> Result:
     return runner.invoke(app, ["--home", str(home), "pipeline", *args], catch_exceptions=False)
-
-
-def _review(home: Path, *args: str) -> Result:
-    return runner.invoke(app, ["--home", str(home), "review", *args], catch_exceptions=False)
 
 
 def _json(result: Result) -> Any:

@@ -13,6 +13,7 @@ from PIL import Image
 from sqlalchemy import update
 from typer.testing import CliRunner, Result
 
+from tests.cli.review_setup import make_flow
 from tests.ml.shapes import shapes
 from tests.ml.stored import store_shapes
 from truthloop import labeling
@@ -51,26 +52,7 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def flow(home: Path, tmp_path: Path) -> str:
     """Task UI `boxes-ui` (A2I's example template) and flow `pets-review`, Active."""
-    template = tmp_path / "boxes.liquid"
-    template.write_text(EXAMPLE_TEMPLATE, encoding="utf-8")
-    assert _run(home, "ui", "create", "boxes-ui", str(template)).exit_code == 0
-    created = _run(
-        home,
-        "flow",
-        "create",
-        "pets-review",
-        "--team",
-        "reviewers",
-        "--ui",
-        "boxes-ui",
-        "--title",
-        "Check the boxes",
-        "--output",
-        "review-output",
-    )
-    assert created.exit_code == 0, created.output
-    return "pets-review"
-
+    return make_flow(home, tmp_path, "pets-review", "Check the boxes")
 
 def _run(home: Path, *args: str) -> Result:
     return runner.invoke(app, ["--home", str(home), "review", *args], catch_exceptions=False)

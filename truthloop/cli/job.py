@@ -20,6 +20,7 @@ from truthloop.cli.output import (
     errors_as_messages,
     print_json,
     progress_bar,
+    shown_time,
 )
 from truthloop.core import job_terms as terms
 from truthloop.core.text import TEXT, refusal
@@ -306,5 +307,5 @@ def list_(ctx: typer.Context, json_output: JsonOption = False) -> None:
     for info, p in jobs:
         table.add_row(Text(info["name"]), info["task_type"], info["status"],
                       f"{p.done}/{p.total_items}", str(info["workers_per_item"]),
-                      info["created_at"][:16].replace("T", " "))
+                      shown_time(info["created_at"]))
     console.print(table)

@@ -35,6 +35,11 @@ BACKBONE_HELP = (
 BackboneOption = Annotated[str | None, typer.Option(help=BACKBONE_HELP)]
 
 
+def shown_time(iso: str | None, *, seconds: bool = False) -> str:
+    """An ISO time as a table shows it: `2026-12-04 03:38`, or with `seconds` `03:38:05`."""
+    return "" if not iso else iso[: 19 if seconds else 16].replace("T", " ")
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
 

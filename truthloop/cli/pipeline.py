@@ -19,7 +19,13 @@ from rich.text import Text
 from sqlalchemy.orm import Session
 
 from truthloop.cli.context import open_project
-from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json
+from truthloop.cli.output import (
+    JsonOption,
+    console,
+    errors_as_messages,
+    print_json,
+    shown_time,
+)
 from truthloop.core.pipeline_params import PARAMETERS
 from truthloop.pipeline import (
     TASKS,
@@ -66,7 +72,7 @@ def _when(value: datetime | None) -> str | None:
 
 
 def _short(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat()[:19].replace("T", " ")
+    return shown_time(_when(value), seconds=True)
 
 
 def _clock(started: datetime, ended: datetime | None) -> str:
@@ -225,7 +231,7 @@ def list_(ctx: typer.Context, json_output: JsonOption = False) -> None:
             Text(row["flow"] or ""),
             Text(row["deployed_version"] or ""),
             str(row["trained_images"]),
-            row["created_at"][:16].replace("T", " "),
+            shown_time(row["created_at"]),
         )
     console.print(table)
 
@@ -353,7 +359,7 @@ def param_history_(
     table = Table("when", "parameter", "old", "new", "by", title=f"pipeline {name}: changes")
     for row in rows:
         table.add_row(
-            row["changed_at"][:19].replace("T", " "),
+            shown_time(row["changed_at"], seconds=True),
             Text(row["parameter"]),
             Text(row["old"] if row["old"] is not None else "(default)"),
             Text(row["new"]),
@@ -401,7 +407,7 @@ def runs(
             str(row["id"]),
             row["kind"],
             row["status"],
-            (row["started_at"] or "")[:19].replace("T", " "),
+            shown_time(row["started_at"], seconds=True),
             _shown_seconds(row["seconds"]),
             Text(row["error"] or ""),
         )

@@ -22,7 +22,14 @@ from rich.text import Text
 from sqlalchemy.orm import Session
 
 from truthloop.cli.context import open_project
-from truthloop.cli.output import JsonOption, console, err_console, errors_as_messages, print_json
+from truthloop.cli.output import (
+    JsonOption,
+    console,
+    err_console,
+    errors_as_messages,
+    print_json,
+    shown_time,
+)
 from truthloop.core import review_terms as terms
 from truthloop.errors import InputError
 from truthloop.formats.a2i import DEFAULT_ATTRIBUTE
@@ -190,7 +197,7 @@ def ui_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
         table.add_row(
             Text(row["HumanTaskUiName"]),
             str(row["UiTemplate"]["Characters"]),
-            row["CreationTime"][:16].replace("T", " "),
+            shown_time(row["CreationTime"]),
         )
     console.print(table)
 
@@ -431,7 +438,7 @@ def flow_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
             Text(config["HumanTaskUi"]),
             str(config["TaskCount"]),
             Text(f["ModelVersion"] or ""),
-            f["CreationTime"][:16].replace("T", " "),
+            shown_time(f["CreationTime"]),
         )
     console.print(table)
 
@@ -599,7 +606,7 @@ def loop_list(
         table.add_row(
             Text(loop["HumanLoopName"]),
             loop["HumanLoopStatus"],
-            loop["CreationTime"][:19].replace("T", " "),
+            shown_time(loop["CreationTime"], seconds=True),
             Text(loop.get("FailureReason") or ""),
         )
     console.print(table)

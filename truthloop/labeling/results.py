@@ -102,19 +102,10 @@ def finish_item(session: Session, job: JobRow, latest: Answer, worker: str, now:
         value = _consolidate(session, job, item_id, [latest])
         _store(session, job, item_id, [latest], value, worker, now)
     else:
-        # Two slots of one item submitted at once must not both see the other still open: the
-        # item's row lock makes the second wait and then read the first's committed answer.
-        job_item = session.scalar(
-            select(JobItemRow.status)
-            .where(JobItemRow.job_id == job.id, JobItemRow.item_id == item_id)
-            .with_for_update()
-        )
-        if job_item == JobItemStatus.DONE:
+        closed, answered = _item_state(session, job, item_id)
+        if closed:
             return True
-        statuses = session.scalars(
-            select(TaskRow.status).where(TaskRow.job_id == job.id, TaskRow.item_id == item_id)
-        ).all()
-        if any(s != TaskStatus.SUBMITTED for s in statuses):
+        if not answered:
             return False
         answers = _answers(session, job.id, [item_id])
         value = _consolidate(session, job, item_id, answers)
@@ -130,16 +121,17 @@ FORM_KIND = "form"
 def finish_form_item(session: Session, job: JobRow, item_id: int, now: datetime) -> bool:
     """Close the item of a custom task page once every slot is answered; whether it is done.
     Nothing is consolidated: each reviewer's answer is kept as given, as A2I keeps them."""
-    if job.workers_per_item > 1 and not _all_answered(session, job, item_id):
+    if job.workers_per_item > 1 and not _item_state(session, job, item_id)[1]:
         return False
     _close(session, job, item_id, now)
     return True
 
 
-def _all_answered(session: Session, job: JobRow, item_id: int) -> bool:
-    """Whether every slot of the item is answered, read under the item's row lock: two slots
-    submitted at once must not both see the other still open."""
-    session.scalar(
+def _item_state(session: Session, job: JobRow, item_id: int) -> tuple[bool, bool]:
+    """Whether the item is closed already, and whether every slot of it is answered, read
+    under the item's row lock: two slots of one item submitted at once must not both see the
+    other still open (the second waits, then reads the first's committed answer)."""
+    status = session.scalar(
         select(JobItemRow.status)
         .where(JobItemRow.job_id == job.id, JobItemRow.item_id == item_id)
         .with_for_update()
@@ -147,7 +139,7 @@ def _all_answered(session: Session, job: JobRow, item_id: int) -> bool:
     statuses = session.scalars(
         select(TaskRow.status).where(TaskRow.job_id == job.id, TaskRow.item_id == item_id)
     ).all()
-    return all(s == TaskStatus.SUBMITTED for s in statuses)
+    return status == JobItemStatus.DONE, all(s == TaskStatus.SUBMITTED for s in statuses)
 
 
 def _close(session: Session, job: JobRow, item_id: int, now: datetime) -> bool:

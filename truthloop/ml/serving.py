@@ -161,7 +161,8 @@ def detect(
     the most confident ones.
     """
     check_options(min_confidence, max_results)
-    values, thresholds = predictions(project, version, images)
+    values, served = predictions(project, version, images)
+    thresholds = served.thresholds()
     return [
         custom_labels(value, image.size, thresholds, min_confidence, max_results)
         for value, image in zip(values, images, strict=True)
@@ -170,11 +171,11 @@ def detect(
 
 def predictions(
     project: Project, version: str, images: Sequence[Image.Image]
-) -> tuple[list[Value], Mapping[str, float]]:
+) -> tuple[list[Value], ModelVersion]:
     """The RUNNING version's prediction of each image, every label it found (review routing
-    looks at all of them), and its per-label thresholds, which `custom_labels` applies."""
+    looks at all of them), and the version, whose per-label thresholds `custom_labels` applies."""
     served = running(project, version)
-    return served.model.predict(list(images)), served.version.thresholds()
+    return served.model.predict(list(images)), served.version
 
 
 def _found(value: Value) -> list[tuple[str, float, Box | None]]:

@@ -56,7 +56,7 @@ from truthloop.review.webhooks import (
     remove_webhook,
     verify_signature,
 )
-from truthloop.review.work import review_page, submit_review
+from truthloop.review.work import review_page, review_task, submit_review
 
 __all__ = [
     "DetectImage",
@@ -99,6 +99,7 @@ __all__ = [
     "remove_webhook",
     "render_template",
     "review_page",
+    "review_task",
     "start_loop",
     "stop_loop",
     "submit_review",

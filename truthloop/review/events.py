@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from truthloop.formats.a2i import flow_arn, human_loop_arn
+from truthloop.formats.a2i import flow_arn, human_loop_arn, timestamp
 from truthloop.storage.tables import (
     FlowDefinitionRow,
     HumanLoopRow,
@@ -28,10 +28,6 @@ from truthloop.storage.tables import (
 DETAIL_TYPE = "SageMaker A2I HumanLoop Status Change"
 SOURCE = "aws.sagemaker"
 REGION = "local"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def event_body(
@@ -49,7 +45,7 @@ def event_body(
         "region": REGION,
         "resources": [arn],
         "detail": {
-            "creationTime": _iso(loop.created_at),
+            "creationTime": timestamp(loop.created_at),
             "failureCode": loop.failure_code,
             "failureReason": loop.failure_reason,
             "flowDefinitionArn": flow_arn(flow.name),

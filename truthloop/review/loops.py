@@ -300,9 +300,8 @@ def _set_status(
     loop.status = status.value
     if failure is not None:
         loop.failure_code, loop.failure_reason = failure[0].value, failure[1]
-    if status in ENDED:
-        loop.ended_at = now
     if status in ENDED:  # A2I announces the ends: Completed, Failed, Stopped
+        loop.ended_at = now
         record_event(session, loop, flow, now)
 
 

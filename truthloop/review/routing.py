@@ -32,15 +32,13 @@ from truthloop.core.activation import evaluate, parse_conditions
 from truthloop.core.geometry import clip
 from truthloop.core.types import Boxes, Classification, ImageSize, MultiLabel, Value
 from truthloop.formats.a2i import human_loop_arn
+from truthloop.formats.images import probe
 from truthloop.ml import serving
-from truthloop.ml.registry import get_version
+from truthloop.ml.versions import ModelVersion
 from truthloop.review.flows import FlowStatus
 from truthloop.review.loops import LoopStart, start_loop
 from truthloop.storage.project import Project
 from truthloop.storage.tables import FlowDefinitionRow
-
-# What an image is stored as, by the format Pillow found.
-_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,8 @@ def detect(
     flow attached to the version looked at it (see the module docstring)."""
     serving.check_options(min_confidence, max_results)
     pictures = [i.image if isinstance(i, DetectImage) else i for i in images]
-    values, thresholds = serving.predictions(project, version, pictures)
+    values, served = serving.predictions(project, version, pictures)
+    thresholds = served.thresholds()
     answers = [
         serving.custom_labels(value, picture.size, thresholds, min_confidence, max_results)
         for value, picture in zip(values, pictures, strict=True)
@@ -74,7 +73,7 @@ def detect(
         for answer, value, given in zip(answers, values, images, strict=True):
             image = given if isinstance(given, DetectImage) else _encoded(given)
             outputs = [
-                route(project, flow, version, value, image, thresholds, created_by=created_by)
+                route(project, flow, served, value, image, created_by=created_by)
                 for flow in flows
             ]
             started = [o for o in outputs if o is not None]
@@ -108,15 +107,16 @@ def attached_flows(project: Project, version: str) -> list[FlowDefinitionRow]:
 def route(
     project: Project,
     flow: FlowDefinitionRow,
-    version: str,
+    served: ModelVersion,
     value: Value,
     image: DetectImage,
-    thresholds: Mapping[str, float],
     *,
     created_by: int | None = None,
 ) -> dict[str, Any] | None:
-    """Evaluate the flow's conditions on one prediction and start a loop when they hold;
-    DetectModerationLabels' `HumanLoopActivationOutput`, or None when no loop started."""
+    """Evaluate the flow's conditions on one prediction of the `served` version and start a
+    loop when they hold; DetectModerationLabels' `HumanLoopActivationOutput`, or None when
+    no loop started."""
+    version = served.name
     digest = hashlib.sha256(image.data).hexdigest()
     request_key = f"{version}\x00{digest}"
     evaluation = evaluate(parse_conditions(flow.conditions), value, request_key)
@@ -125,7 +125,7 @@ def route(
     uri = _store_image(project, flow.name, digest, image)
     name = loop_name(flow.name, version, digest)
     content = loop_input(
-        uri, version, value, image.image.size, _labels(project, version), thresholds
+        uri, version, value, image.image.size, served.labels, served.thresholds()
     )
     start = LoopStart(
         name=name,
@@ -210,14 +210,14 @@ def _initial_value(value: Value, size: ImageSize, thresholds: Mapping[str, float
     return None
 
 
-def _labels(project: Project, version: str) -> tuple[str, ...]:
-    return get_version(project, version).labels
-
-
 def _store_image(project: Project, flow: str, digest: str, image: DetectImage) -> str:
-    with Image.open(io.BytesIO(image.data)) as opened:  # the header only: it was decoded
-        extension = _EXTENSIONS.get(opened.format or "", "img")
-    key = f"review/{flow}/{digest}.{extension}"
+    # The header only (the image was decoded under the same limits), for the file's extension.
+    info = probe(
+        image.data,
+        max_pixels=project.settings.max_image_pixels,
+        max_bytes=project.settings.max_image_bytes,
+    )
+    key = f"review/{flow}/{digest}.{info.format.lower()}"
     if not project.blobs.exists(key):
         project.blobs.put_bytes(key, image.data)
     return project.blobs.uri(key)

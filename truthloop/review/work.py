@@ -45,7 +45,6 @@ class ReviewTask:
     flow: str
     title: str
     description: str
-    html: str
 
 
 def loop_of_task(
@@ -62,6 +61,13 @@ def loop_of_task(
     return row[0], row[1]
 
 
+def review_task(project: Project, task: TaskView) -> ReviewTask:
+    """The loop and flow a review task belongs to."""
+    with project.session() as session:
+        loop, flow = loop_of_task(session, task.job_id, task.item_id)
+        return ReviewTask(loop.name, flow.name, flow.title, flow.description)
+
+
 def review_page(
     project: Project,
     task: TaskView,
@@ -69,19 +75,13 @@ def review_page(
     *,
     secret: str | bytes,
     now: datetime | None = None,
-) -> ReviewTask:
+) -> str:
     """The task page for the reviewer holding `task`, rendered from the flow's template."""
     moment = now or datetime.now(UTC)
     with project.session() as session:
         loop, flow = loop_of_task(session, task.job_id, task.item_id)
         template = session.get_one(HumanTaskUiRow, flow.ui_id).template
-        loop_name, flow_name, title, description = (
-            loop.name,
-            flow.name,
-            flow.title,
-            flow.description,
-        )
-        task_input = parse_input(loop.input_content)
+        loop_name, task_input = loop.name, parse_input(loop.input_content)
     grant = grant_for(
         secret,
         loop=loop_name,
@@ -89,8 +89,7 @@ def review_page(
         expires_at=moment + timedelta(seconds=GRANT_SECONDS),
         check=lambda uri: check_grant_target(project, uri),
     )
-    html = render_template(template, task_input, grant=grant)
-    return ReviewTask(loop_name, flow_name, title, description, html)
+    return render_template(template, task_input, grant=grant)
 
 
 def check_grant_target(project: Project, uri: object) -> None:

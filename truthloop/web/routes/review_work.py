@@ -25,7 +25,7 @@ from truthloop import labeling
 from truthloop.core.job_terms import MAX_CLIENT_ID_CHARS
 from truthloop.errors import NotFound
 from truthloop.labeling.jobs import TaskType, job_for_worker
-from truthloop.review.work import granted_target, review_page, submit_review
+from truthloop.review.work import granted_target, review_page, review_task, submit_review
 from truthloop.web.auth import secret_key
 from truthloop.web.deps import CurrentUser, ProjectDep, SessionDep
 from truthloop.web.images import image_response
@@ -50,8 +50,8 @@ def task_frame(
 ) -> HTMLResponse:
     """The task's page rendered from the flow's template, for the reviewer holding it."""
     view = labeling.get_task(session, task_id, user.id)
-    page = review_page(project, view, user.id, secret=secret_key(project))
-    return HTMLResponse(page.html, headers={"cache-control": "no-store"})
+    html = review_page(project, view, user.id, secret=secret_key(project))
+    return HTMLResponse(html, headers={"cache-control": "no-store"})
 
 
 @router.get("/review/media/{token}", include_in_schema=False)
@@ -81,12 +81,12 @@ class ReviewTaskPublic(BaseModel):
 
 
 @router.get("/api/review/tasks/{task_id}", tags=["review"])
-def review_task(
+def review_task_info(
     project: ProjectDep, session: SessionDep, user: CurrentUser, task_id: int
 ) -> ReviewTaskPublic:
     """The loop a review task belongs to, and where its page is."""
     view = labeling.get_task(session, task_id, user.id)
-    page = review_page(project, view, user.id, secret=secret_key(project))
+    page = review_task(project, view)
     return ReviewTaskPublic(
         task_id=task_id,
         loop=page.loop,
