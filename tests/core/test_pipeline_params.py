@@ -35,6 +35,7 @@ def test_the_seeds_ten_come_first_with_its_defaults_then_truthloops_own() -> Non
         **SEED_DEFAULTS,
         "Train-From-Deployed-Version": True,
         "Test-Split-Percentage": 20.0,
+        "Review-Backlog-Alert": 100,
     }
     assert [p.name for p in PARAMETERS] == list(defaults())
 

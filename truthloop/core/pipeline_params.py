@@ -253,6 +253,18 @@ TEST_SPLIT_PERCENTAGE = Parameter(
     "%",
 )
 
+# Open review loops past which subscribers are told the reviewers fall behind (once per
+# crossing, not per tick). At least 1; a backlog past a million is a broken flow, not a queue.
+REVIEW_BACKLOG_ALERT = Parameter(
+    "Review-Backlog-Alert",
+    int,
+    100,
+    "open review loops at which subscribers are told the backlog is growing",
+    1,
+    1_000_000,
+    "loops",
+)
+
 PARAMETERS: tuple[Parameter, ...] = (
     AUTOMATIC_TRAINING,
     TRAINING_POLL_FREQUENCY,
@@ -266,6 +278,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     SAMPLING_INTERVAL,
     TRAIN_FROM_DEPLOYED,
     TEST_SPLIT_PERCENTAGE,
+    REVIEW_BACKLOG_ALERT,
 )
 """Every parameter, the seed's ten in its order, then truthloop's own."""
 

@@ -702,6 +702,13 @@ class PipelineRow(Base):
     trained_images: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The watched intake location (a folder or an s3:// prefix); None: uploads only.
+    intake_uri: Mapped[str | None] = mapped_column(Text)
+    # When each schedule last fired (None: never, so its first tick is due at once).
+    training_tick_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sampling_tick_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The last detection a sampling tick counted up to: the next counts from the one after.
+    sampled_through: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class PipelineParamRow(Base):
@@ -771,3 +778,131 @@ class PipelineStepRow(Base):
     input: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     output: Mapped[dict[str, Any] | None] = mapped_column(Json)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class PipelineDetectionRow(Base):
+    """One image the pipeline detected on (the seed's detection log): where it came from, its
+    content hash, the version that answered, what it found, the minimum in force and whether
+    review was on, and the loops it started (review, audit)."""
+
+    __tablename__ = "pipeline_detections"
+    __table_args__ = (
+        Index("ix_pipeline_detections_pipeline_id", "pipeline_id", "id"),
+        UniqueConstraint("pipeline_id", "intake_key", name="uq_pipeline_detections_intake_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(16))
+    # The intake object this detection came from (None for an upload): seen once, ever.
+    intake_key: Mapped[str | None] = mapped_column(Text)
+    image_uri: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(160))
+    labels: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    minimum_confidence: Mapped[float] = mapped_column(Float)
+    review_enabled: Mapped[bool] = mapped_column(Boolean)
+    loop_name: Mapped[str | None] = mapped_column(String(63))
+    sampled: Mapped[bool] = mapped_column(Boolean, default=False)
+    audit_loop: Mapped[str | None] = mapped_column(String(63))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PipelineAccrualRow(Base):
+    """What one completed loop gave the pipeline, recorded once (the unique loop name makes a
+    completion delivered twice a no-op): a training image with the reviewer's label, nothing
+    ("None of the Above"), or an audit's verdict on the deployed version."""
+
+    __tablename__ = "pipeline_accruals"
+    __table_args__ = (
+        UniqueConstraint("pipeline_id", "loop_name", name="uq_pipeline_accruals_pipeline_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    loop_name: Mapped[str] = mapped_column(String(63))
+    detection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_detections.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    answer: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WorkClaimRow(Base):
+    """A lease on one piece of background work (an iteration, a training): held by one worker
+    process ("host:pid") until `until`, renewed while it works. A claim whose holder is gone or
+    whose lease ran out is taken over, so a killed worker's work is done by another."""
+
+    __tablename__ = "work_claims"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    until: Mapped[datetime] = mapped_column(DateTime)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PipelineSubscriberRow(Base):
+    """Who is told of a pipeline's events: an e-mail address or a webhook URL (signed with
+    `secret`), for every event or those listed in `events`."""
+
+    __tablename__ = "pipeline_subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(String(128))
+    events: Mapped[list[str]] = mapped_column(Json, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PipelineNotificationRow(Base):
+    """One thing a pipeline told its subscribers: the event, a subject and a body that say what
+    happened and what to do, and the facts as data."""
+
+    __tablename__ = "pipeline_notifications"
+    __table_args__ = (Index("ix_pipeline_notifications_pipeline_id", "pipeline_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PipelineDeliveryRow(Base):
+    """One notification on its way to one subscriber: tried with backoff until sent; every
+    try's outcome is kept in `attempts_log`."""
+
+    __tablename__ = "pipeline_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "notification_id", "subscriber_id", name="uq_pipeline_deliveries_notification_id"
+        ),
+        Index("ix_pipeline_deliveries_due", "delivered_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_notifications.id", ondelete="CASCADE")
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_subscribers.id", ondelete="CASCADE")
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attempts_log: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
