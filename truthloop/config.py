@@ -22,6 +22,7 @@
 | smtp_sender      | TRUTHLOOP_SMTP_SENDER         | truthloop@localhost                       |
 | smtp_starttls    | TRUTHLOOP_SMTP_STARTTLS       | true                                      |
 | backbone         | TRUTHLOOP_BACKBONE            | efficientnet-lite0 where installed        |
+| queue_url        | TRUTHLOOP_QUEUE_URL           | <home>/queue.db (SQLite); or redis://...  |
 
 `backbone` is what the built-in models are built on unless a training names one:
 `efficientnet-lite0` (ImageNet-pretrained; its weights install with truthloop), `-lite1`,
@@ -30,6 +31,10 @@ nothing: faster on logos and on tiny test data, far worse on photographs).
 
 Invitation links are built from `base_url` alone, never from a request's Host header (which
 whoever sends the request chooses): set it to the address people reach the portal at.
+`queue_url` is where the background workers' task queue (huey) lives: a SQLite file in the
+home by default, which the worker processes of one host share; a `redis://` URL lets workers on
+several hosts share it.
+
 `trusted_proxies` is a comma-separated list of addresses or networks (`127.0.0.1,10.0.0.0/8`)
 of reverse proxies whose `X-Forwarded-For` is believed; the sign-in throttle counts failures
 per client address, and behind an untrusted proxy every client would share the proxy's.
@@ -75,6 +80,7 @@ class Settings(BaseSettings):
     smtp_sender: str = "truthloop@localhost"
     smtp_starttls: bool = True
     backbone: str | None = None
+    queue_url: str | None = None
 
     @field_validator("allowed_roots", mode="before")
     @classmethod

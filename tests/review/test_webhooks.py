@@ -7,15 +7,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
+from tests.receivers import Receiver, http_receiver
 from tests.services import free_port
 from truthloop.core.types import LabelSet
 from truthloop.errors import InputError, NotFound
@@ -33,7 +33,7 @@ from truthloop.review.webhooks import (
     sign,
     verify_signature,
 )
-from truthloop.runtime import background
+from truthloop.runtime import work
 from truthloop.runtime.background import BackgroundWorker
 from truthloop.storage.datasets import create_dataset
 from truthloop.storage.db import Database
@@ -51,66 +51,10 @@ from truthloop.storage.tables import (
 # Receiver -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def delivery(self) -> int:
-        return int(self.headers["x-truthloop-delivery-id"])
-
-
-@dataclass
-class Receiver:
-    """An HTTP server on loopback that records every request, answering each with the next of
-    `answers` (then 200), after `delay_s`."""
-
-    url: str = ""
-    answers: list[int] = field(default_factory=list)
-    delay_s: float = 0.0
-    requests: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def answer(self, received: Received) -> int:
-        with self.lock:
-            self.requests.append(received)
-            return self.answers.pop(0) if self.answers else 200
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            status = state.answer(Received(self.path, headers, body))
-            if state.delay_s:
-                time.sleep(state.delay_s)
-            self.send_response(status)
-            if 300 <= status < 400:
-                self.send_header("Location", "/elsewhere")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_receiver() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 # Flows, loops and their events, as rows -------------------------------------------------------
@@ -425,7 +369,7 @@ def test_the_background_worker_delivers_each_round_even_when_loops_fail(
     def broken(project: Project, **_: Any) -> int:
         raise RuntimeError("loops are broken")
 
-    monkeypatch.setattr(background, "advance_loops", broken)
+    monkeypatch.setattr(work, "advance_loops", broken)  # the sweep's step
     hook, _ = sqlite_scene.hook(receiver.url)
     sqlite_scene.event()
     assert BackgroundWorker(sqlite_scene.project).run_once() == []

@@ -32,9 +32,7 @@ from truthloop.pipeline import (
     PipelineSpec,
     RunKind,
     RunStatus,
-    create_pipeline,
     get_param,
-    get_params,
     get_pipeline,
     get_run,
     list_pipelines,
@@ -42,14 +40,16 @@ from truthloop.pipeline import (
     param_history,
     set_param,
 )
+from truthloop.pipeline.overview import change_json as _change_json
+from truthloop.pipeline.overview import params_json as _params_json
+from truthloop.pipeline.overview import pipeline_json as _pipeline_json
+from truthloop.pipeline.overview import run_json as _run_json
+from truthloop.pipeline.overview import step_json as _step_json
 from truthloop.pipeline.params import MOST_CHANGES
+from truthloop.pipeline.review_flow import set_up_pipeline
 from truthloop.pipeline.runs import MOST_RUNS
 from truthloop.storage.tables import (
-    FlowDefinitionRow,
-    PipelineParamChangeRow,
     PipelineRow,
-    PipelineRunRow,
-    PipelineStepRow,
     UserRow,
 )
 
@@ -87,37 +87,6 @@ def _who(session: Session, user_id: int | None) -> str:
     return user.username if user is not None else "-"
 
 
-def _pipeline_json(session: Session, pipeline: PipelineRow) -> dict[str, Any]:
-    flow = session.get(FlowDefinitionRow, pipeline.flow_id) if pipeline.flow_id else None
-    return {
-        "id": pipeline.id,
-        "name": pipeline.name,
-        "task": pipeline.task,
-        "dataset": pipeline.dataset,
-        "flow": flow.name if flow is not None else None,
-        "deployed_version": pipeline.deployed_version,
-        "trained_images": pipeline.trained_images,
-        "created_by": pipeline.created_by,
-        "created_at": _when(pipeline.created_at),
-    }
-
-
-def _params_json(session: Session, pipeline: PipelineRow) -> list[dict[str, Any]]:
-    values = get_params(session, pipeline)
-    return [
-        {
-            "name": p.name,
-            "value": values[p.name],
-            "text": p.text(values[p.name]),
-            "default": p.default,
-            "allowed": p.allowed,
-            "unit": p.unit,
-            "meaning": p.meaning,
-        }
-        for p in PARAMETERS
-    ]
-
-
 def _params_table(title: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=title)
     # Names and values whole, never wrapped: they are what `param set` is typed with.
@@ -128,50 +97,6 @@ def _params_table(title: str, rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         table.add_row(Text(row["name"]), row["text"], row["allowed"], Text(row["meaning"]))
     return table
-
-
-def _change_json(change: PipelineParamChangeRow) -> dict[str, Any]:
-    return {
-        "id": change.id,
-        "parameter": change.name,
-        "old": change.old,
-        "new": change.new,
-        "changed_by": change.changed_by,
-        "changed_at": _when(change.changed_at),
-    }
-
-
-def _seconds(started: datetime, ended: datetime | None) -> float | None:
-    return None if ended is None else (ended - started).total_seconds()
-
-
-def _run_json(run: PipelineRunRow) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "pipeline_id": run.pipeline_id,
-        "kind": run.kind,
-        "status": run.status,
-        "started_at": _when(run.started_at),
-        "ended_at": _when(run.ended_at),
-        "seconds": _seconds(run.started_at, run.ended_at),
-        "input": run.input,
-        "output": run.output,
-        "error": run.error,
-    }
-
-
-def _step_json(step: PipelineStepRow) -> dict[str, Any]:
-    return {
-        "id": step.id,
-        "name": step.name,
-        "status": step.status,
-        "started_at": _when(step.started_at),
-        "ended_at": _when(step.ended_at),
-        "seconds": _seconds(step.started_at, step.ended_at),
-        "input": step.input,
-        "output": step.output,
-        "error": step.error,
-    }
 
 
 def _shown_seconds(seconds: float | None) -> str:
@@ -195,13 +120,28 @@ def create(
         str | None,
         typer.Option(help="Review flow low-confidence detections go to (default: none)."),
     ] = None,
+    review_team: Annotated[
+        str | None,
+        typer.Option(
+            help="Make the pipeline its own review flow for this team (pick the class or None"
+            " of the Above; or correct the boxes), instead of naming a --flow.",
+        ),
+    ] = None,
+    intake: Annotated[
+        str | None,
+        typer.Option(help="Folder or s3:// prefix to watch for new images (default: none)."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create pipeline NAME with every parameter at its default."""
-    with errors_as_messages(json_output), open_project(ctx).session() as session:
+    with errors_as_messages(json_output):
+        project = open_project(ctx)
         spec = PipelineSpec(name=name, task=task, dataset=dataset, flow=flow)
-        pipeline = create_pipeline(session, spec, created_by=CLI_USER)
-        info = _pipeline_json(session, pipeline)
+        set_up_pipeline(
+            project, spec, review_team=review_team, intake=intake, created_by=CLI_USER
+        )
+        with project.session() as session:
+            info = _pipeline_json(session, get_pipeline(session, name))
     if json_output:
         print_json(info)
         return
@@ -453,3 +393,10 @@ def run_show(
             Text(s.error or ""),
         )
     console.print(table)
+
+
+from truthloop.cli.pipeline_notify import register  # noqa: E402 — the notification commands
+from truthloop.cli.pipeline_work import register as register_work  # noqa: E402
+
+register(app)
+register_work(app)

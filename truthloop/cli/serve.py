@@ -14,6 +14,7 @@ from rich.text import Text
 from truthloop.cli.context import open_project
 from truthloop.cli.output import console, errors_as_messages
 from truthloop.errors import InputError
+from truthloop.runtime import DEFAULT_INTERVAL_S, DEFAULT_THREADS
 from truthloop.storage.db import POOL_OVERFLOW, REQUEST_THREADS
 from truthloop.storage.project import Project
 
@@ -40,8 +41,8 @@ def serve(
     background: Annotated[
         bool,
         typer.Option(
-            help="Also run the background worker, which moves automated-labeling jobs on"
-            " (one per project: turn it off where `truthloop background` runs elsewhere).",
+            help="Also run a background worker, which moves automated-labeling jobs on (more"
+            " may run beside it, from `truthloop background`; they share the task queue).",
         ),
     ] = True,
 ) -> None:
@@ -90,24 +91,29 @@ def serve(
 def background(
     ctx: typer.Context,
     interval: Annotated[
-        float, typer.Option(min=0.1, help="Seconds between looks for due work.")
-    ] = 5.0,
+        float, typer.Option(min=0.1, help="Seconds between rounds of due work.")
+    ] = DEFAULT_INTERVAL_S,
+    threads: Annotated[
+        int, typer.Option(min=1, help="Threads taking tasks from the queue (an iteration"
+                          " trains on one while the others do the rest).")
+    ] = DEFAULT_THREADS,
     once: Annotated[
-        bool, typer.Option("--once", help="Do what is due now, then stop.")
+        bool, typer.Option("--once", help="Do what is due now, here, then stop.")
     ] = False,
 ) -> None:
-    """Run the background worker alone: it moves automated-labeling jobs on once people have
-    labeled what was released (`truthloop serve` runs one already unless --no-background)."""
+    """Run a background worker: it moves automated-labeling jobs on once people have labeled
+    what was released, runs queued imports and sends events. Several may run, here or on other
+    hosts (TRUTHLOOP_QUEUE_URL=redis://... and PostgreSQL); they never do the same work twice.
+    `truthloop serve` runs one already unless --no-background."""
     import logging
 
-    from truthloop.runtime.background import BackgroundWorker
+    from truthloop.runtime.background import BackgroundWorker, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with errors_as_messages(False):
         project = open_project(ctx)
-        worker = BackgroundWorker(project, interval_s=interval)
         if once:
-            for job_id, iteration in worker.run_once():
+            for job_id, iteration in BackgroundWorker(project).run_once():
                 console.print(Text(
                     f"job {job_id}: iteration {iteration.number}, {iteration.human_labeled} by"
                     f" people, {iteration.machine_labeled} by the machine,"
@@ -116,7 +122,7 @@ def background(
         else:
             console.print(Text(f"background worker on {project.home}; Ctrl+C stops it"))
             with contextlib.suppress(KeyboardInterrupt):
-                worker.run()
+                run_worker(project, interval_s=interval, threads=threads)
 
 
 def shared_socket(config: uvicorn.Config) -> socket.socket:

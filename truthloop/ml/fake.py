@@ -77,12 +77,12 @@ class FakeModel:
     def __init__(
         self,
         *,
-        task: Task = Task.CLASSIFICATION,
+        task: Task | str = Task.CLASSIFICATION,
         confidence: float = 0.95,
         guess_confidence: float = 0.5,
         min_images: int = 1,
     ):
-        self.task = task
+        self.task = Task(task)
         self.confidence = confidence
         self.guess_confidence = guess_confidence
         self.min_images = min_images

@@ -9,14 +9,13 @@ TRAINING_FAILED with the reason.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from truthloop.ml.versions import VersionStatus
+from truthloop.storage.claims import process_gone, this_process
 from truthloop.storage.project import Project
 from truthloop.storage.tables import ModelVersionRow, utcnow
 
@@ -24,8 +23,8 @@ HEARTBEAT_EVERY_S = 30.0
 STALE_AFTER = timedelta(minutes=5)
 
 
-def this_trainer() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+# A trainer is named as a claim's holder is: "host:pid" (storage/claims.py tells when it is gone).
+this_trainer = this_process
 
 
 class Heartbeat:
@@ -59,22 +58,9 @@ class Heartbeat:
                 continue  # a missed beat is harmless (a busy database); the next one retries
 
 
-def _process_gone(trainer: str | None) -> bool:
-    host, _, pid = (trainer or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # it exists, under another user
-        return False
-    return False
-
-
 def abandonment(row: ModelVersionRow, now: datetime) -> str | None:
     """Why a TRAINING_IN_PROGRESS version has no live trainer, or None while it has one."""
-    if _process_gone(row.trainer):
+    if process_gone(row.trainer):
         return f"its trainer ({row.trainer}) stopped without finishing"
     if row.heartbeat_at is None or now - row.heartbeat_at > STALE_AFTER:
         return (

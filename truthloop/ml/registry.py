@@ -45,7 +45,13 @@ from truthloop.ml.backend import (
 from truthloop.ml.evaluate import Evaluation, evaluate
 from truthloop.ml.heartbeat import Heartbeat, fail_abandoned_trainings, this_trainer
 from truthloop.ml.serving import UNREADABLE, served_model
-from truthloop.ml.training_sets import TrainingSet, read_dataset, test_split, training_set
+from truthloop.ml.training_sets import (
+    HOLD_OUT_SHARE,
+    TrainingSet,
+    read_dataset,
+    test_split,
+    training_set,
+)
 from truthloop.ml.versions import (
     ModelVersion,
     VersionStatus,
@@ -110,13 +116,15 @@ def train_version(
     model: ModelBackend | None = None,
     progress: ProgressCallback | None = None,
     backbone: str | None = None,
+    test_share: float = HOLD_OUT_SHARE,
 ) -> ModelVersion:
     """Train the next version of `model_project` on the stored dataset `dataset`.
 
     `model` is the untrained backend to use (default: the built-in one for `task`, or one
     like `from_version`'s model when training starts from it); `epochs` overrides its epochs,
     `backbone` the built-in model's backbone (`truthloop.ml.backbones`: one other than
-    `from_version`'s is refused, as its weights would not fit).
+    `from_version`'s is refused, as its weights would not fit). Without a test dataset or
+    items marked `test`, `test_share` of the labeled images are held out to test it.
     Bad data raises `TrainingError` before any version is recorded; a failure after that
     marks the version TRAINING_FAILED and raises `ModelError` (an interrupt is marked the same
     way and passed on).
@@ -131,7 +139,8 @@ def train_version(
         if backbone is not None and model is None:
             backend = fresh_like(backend, backbone=check_backbone(backbone))
         data = training_set(
-            project, task, dataset, test_dataset=test_dataset, min_images=backend.min_images
+            project, task, dataset, test_dataset=test_dataset, min_images=backend.min_images,
+            test_share=test_share,
         )
         return _fit_recorded(
             project, model_project, backend, parent, data, dataset=dataset,
@@ -310,6 +319,7 @@ def _report_json(
         "test_images": evaluation.testing_images,
         "test_skipped": [{"uri": s.uri, "reason": s.reason} for s in evaluation.skipped],
         "test": data.test_source,
+        "test_share": data.test_share,
     }
 
 
@@ -356,7 +366,9 @@ def version_test_records(project: Project, version: ModelVersion) -> list[ImageR
     if version.test_dataset is not None:
         return read_dataset(project, version.test_dataset)[0]
     records, _ = read_dataset(project, version.training_dataset)
-    return [e.record for e in test_split(records, version.task, version.training_dataset)[1]]
+    share = (version.training_report or {}).get("test_share", HOLD_OUT_SHARE)
+    split = test_split(records, version.task, version.training_dataset, share)
+    return [e.record for e in split[1]]
 
 
 def evaluate_version(project: Project, version: str, dataset: str | None = None) -> Evaluation:

@@ -3,8 +3,9 @@ checked before any work starts.
 
 The test set is, in this order: the test dataset when one is given; else the training
 dataset's items marked `test`; else, as Rekognition does, 20 % of the training dataset's
-labeled images held out. The hold-out is deterministic (a hash of each image's URI decides),
-stratified by label, so evaluating the version later finds the same test images. Items marked
+labeled images held out. The hold-out is deterministic (a hash of each image's file name
+decides), stratified by label, so evaluating the version later finds the same test images.
+Items marked
 `validation` calibrate the confidences; the rest train.
 """
 
@@ -31,6 +32,7 @@ class TrainingSet:
     test: tuple[ImageRecord, ...]
     labels: tuple[str, ...]
     test_source: str  # says where the test images came from, for the training report
+    test_share: float = HOLD_OUT_SHARE  # of the dataset held out when it supplies the test
 
 
 def read_dataset(project: Project, name: str) -> tuple[list[ImageRecord], LabelSet]:
@@ -58,19 +60,24 @@ def _labels_used(found: Sequence[Example], label_set: LabelSet) -> tuple[str, ..
 
 
 def _digest(uri: str) -> str:
-    return hashlib.sha256(uri.encode()).hexdigest()
+    """Where an image falls in the hold-out order: a hash of its file name, not of the folder
+    or bucket around it, so a dataset moved, exported or copied into the blob store (where a
+    file is named by its content) keeps its test split."""
+    return hashlib.sha256(uri.rstrip("/").rsplit("/", 1)[-1].encode()).hexdigest()
 
 
-def hold_out(found: Sequence[Example]) -> tuple[list[Example], list[Example]]:
-    """(train, test): about HOLD_OUT_SHARE of each label's images go to the test set (at least
-    one image in all when there are two or more), chosen by the hash of their URI."""
+def hold_out(
+    found: Sequence[Example], share: float = HOLD_OUT_SHARE
+) -> tuple[list[Example], list[Example]]:
+    """(train, test): about `share` of each label's images go to the test set (at least one
+    image in all when there are two or more), chosen by the hash of their URI."""
     strata: dict[str, list[Example]] = defaultdict(list)
     for example in found:
         strata[min(label_names(example.target), default="")].append(example)
     chosen: list[Example] = []
     for key in sorted(strata):
         members = sorted(strata[key], key=lambda e: _digest(e.record.uri))
-        chosen += members[: round(len(members) * HOLD_OUT_SHARE)]
+        chosen += members[: round(len(members) * share)]
     if not chosen and len(found) > 1:
         chosen = [min(found, key=lambda e: _digest(e.record.uri))]
     test_uris = {e.record.uri for e in chosen}
@@ -78,7 +85,7 @@ def hold_out(found: Sequence[Example]) -> tuple[list[Example], list[Example]]:
 
 
 def test_split(
-    records: Sequence[ImageRecord], task: Task, dataset: str
+    records: Sequence[ImageRecord], task: Task, dataset: str, share: float = HOLD_OUT_SHARE
 ) -> tuple[list[Example], list[Example], str]:
     """The labeled training candidates, the test examples, and where the test examples came
     from, when the training dataset itself supplies the test set."""
@@ -87,8 +94,8 @@ def test_split(
     if marked:
         rest = [e for e in found if e.record.split is not Split.TEST]
         return rest, marked, f"the {len(marked)} items of {dataset} in split test"
-    train, test = hold_out(found)
-    return train, test, f"{len(test)} images of {dataset} held out ({HOLD_OUT_SHARE:.0%})"
+    train, test = hold_out(found, share)
+    return train, test, f"{len(test)} images of {dataset} held out ({share:.0%})"
 
 
 def training_set(
@@ -98,8 +105,10 @@ def training_set(
     *,
     test_dataset: str | None = None,
     min_images: int = 1,
+    test_share: float = HOLD_OUT_SHARE,
 ) -> TrainingSet:
-    """The checked training set, or a `TrainingError` saying what the data lacks."""
+    """The checked training set, or a `TrainingError` saying what the data lacks. Without a
+    test dataset or items marked `test`, `test_share` of the labeled images test the model."""
     if test_dataset == dataset:
         raise TrainingError(
             f"the test dataset must not be the training dataset ({dataset!r}): leave it out to"
@@ -122,7 +131,7 @@ def training_set(
                 f" {len(test_records)} images can score the model"
             )
     else:
-        candidates, test, source = test_split(records, task, dataset)
+        candidates, test, source = test_split(records, task, dataset, test_share)
         if not test:
             raise TrainingError(
                 f"dataset {dataset!r} has only {len(everything)} labeled image: too few to"
@@ -154,4 +163,5 @@ def training_set(
         test=tuple(e.record for e in test),
         labels=labels,
         test_source=source,
+        test_share=test_share,
     )

@@ -9,7 +9,8 @@
 Values are read and refused by `core.pipeline_params`: a bad name or value is an InputError
 naming the parameter and what it allows, and nothing is stored. A change is recorded in the
 history and as a run of kind "parameter-change" (runs.py), so it shows among the pipeline's
-runs; setting the value in force records nothing, and the returned change says so.
+runs; setting the value in force records nothing, and the returned change says so. A change
+tells the pipeline's subscribers ("parameter-changed", notify.py).
 
 A pipeline stores every parameter when it is created (pipelines.py); a parameter with no row,
 one a later release added, is in force at its default, and its first change records no old
@@ -35,7 +36,12 @@ from truthloop.core.pipeline_params import (
 from truthloop.errors import InputError
 from truthloop.labeling.jobs import db_time
 from truthloop.pipeline.runs import RunKind, RunStatus, finish_run, start_run, step
-from truthloop.storage.tables import PipelineParamChangeRow, PipelineParamRow, PipelineRow
+from truthloop.storage.tables import (
+    PipelineParamChangeRow,
+    PipelineParamRow,
+    PipelineRow,
+    UserRow,
+)
 
 MOST_CHANGES = 1000
 """The most changes one call of `param_history` returns."""
@@ -133,9 +139,25 @@ def set_param(
         message = f"{known.name} is {new} already; nothing changed"
         return ParamChange(known.name, old, new, typed, False, None, None, message)
     change_id, run_id = _record(session, pipeline, row, known.name, new, changed_by, db_time(now))
+    facts = {
+        "run_id": run_id,
+        "parameter": known.name,
+        "old": old,
+        "new": new,
+        "changed_by": _username(session, changed_by),
+    }
+    # Here, not at the top: notify.py reads parameters (Review-Backlog-Alert) from this module.
+    from truthloop.pipeline.notify import notify
+
+    notify(session, pipeline, "parameter-changed", facts, now=now)
     was = old if old is not None else "its default"
     message = f"{known.name} changed from {was} to {new}"
     return ParamChange(known.name, old, new, typed, True, change_id, run_id, message)
+
+
+def _username(session: Session, user_id: int | None) -> str | None:
+    user = session.get(UserRow, user_id) if user_id is not None else None
+    return user.username if user is not None else None
 
 
 def _record(

@@ -14,6 +14,7 @@ change to them is one a person made and the history shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,8 @@ from truthloop.core.names import name_problem
 from truthloop.core.pipeline_params import PARAMETERS
 from truthloop.errors import AlreadyExists, InputError, InvalidName, NotFound
 from truthloop.labeling.jobs import db_time
-from truthloop.ml.versions import find_version
+from truthloop.ml.backend import ModelBackend
+from truthloop.ml.versions import backend_kind, find_version, params_json
 from truthloop.review import get_flow
 from truthloop.storage.datasets import get_dataset
 from truthloop.storage.tables import PipelineParamRow, PipelineRow
@@ -34,12 +36,14 @@ TASKS = ("classification", "detection")
 @dataclass(frozen=True)
 class PipelineSpec:
     """What a pipeline is created with: its name (the model project's), task, training
-    dataset (which must exist) and review flow (which must exist; None: no review)."""
+    dataset (which must exist), review flow (which must exist; None: no review), and the
+    untrained model its first version trains as (None: the built-in model for the task)."""
 
     name: str
     task: str
     dataset: str
     flow: str | None = None
+    model: ModelBackend | None = None
 
 
 def create_pipeline(
@@ -48,23 +52,14 @@ def create_pipeline(
     """Store the pipeline with every parameter at its default. InvalidName, InputError for a
     task it does not know, NotFound for a dataset or flow that does not exist, AlreadyExists
     for a name taken; nothing is stored then."""
-    if problem := name_problem("pipeline", spec.name):
-        raise InvalidName(problem)
-    if spec.task not in TASKS:
-        raise InputError(
-            f"pipeline task {spec.task!r} is not one truthloop runs: use {' or '.join(TASKS)}"
-        )
-    if session.scalar(select(PipelineRow.id).where(PipelineRow.name == spec.name)):
-        raise AlreadyExists(
-            f"a pipeline named {spec.name!r} already exists (see `truthloop pipeline list`)"
-        )
-    get_dataset(session, spec.dataset)
+    check_spec(session, spec)
     flow_id = get_flow(session, spec.flow).id if spec.flow is not None else None
     pipeline = PipelineRow(
         name=spec.name,
         task=spec.task,
         dataset=spec.dataset,
         flow_id=flow_id,
+        model=_model_spec(spec),
         trained_images=0,
         created_by=created_by,
         created_at=db_time(None),
@@ -83,6 +78,36 @@ def create_pipeline(
         )
     session.flush()
     return pipeline
+
+
+def check_spec(session: Session, spec: PipelineSpec) -> None:
+    """Refuse a spec `create_pipeline` would refuse, before anything is made for it (a review
+    flow made first must not be left behind): its name, task, dataset and flow."""
+    if problem := name_problem("pipeline", spec.name):
+        raise InvalidName(problem)
+    if spec.task not in TASKS:
+        raise InputError(
+            f"pipeline task {spec.task!r} is not one truthloop runs: use {' or '.join(TASKS)}"
+        )
+    if session.scalar(select(PipelineRow.id).where(PipelineRow.name == spec.name)):
+        raise AlreadyExists(
+            f"a pipeline named {spec.name!r} already exists (see `truthloop pipeline list`)"
+        )
+    get_dataset(session, spec.dataset)
+    if spec.flow is not None:
+        get_flow(session, spec.flow)
+
+
+def _model_spec(spec: PipelineSpec) -> dict[str, Any] | None:
+    """How the first version's model is made again in a worker: its backend and
+    hyper-parameters. InputError for a model of another task."""
+    if spec.model is None:
+        return None
+    if spec.model.task.value != spec.task:
+        raise InputError(
+            f"the model given does {spec.model.task.value}; pipeline {spec.name!r} does {spec.task}"
+        )
+    return {"backend": backend_kind(spec.model), "params": params_json(spec.model)}
 
 
 def get_pipeline(session: Session, name: str) -> PipelineRow:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from truthloop.errors import InputError, NotFound
 from truthloop.labeling.jobs import db_time
+from truthloop.storage.db import Database
 from truthloop.storage.tables import PipelineRow, PipelineRunRow, PipelineStepRow
 
 
@@ -104,6 +106,24 @@ def step(
     """Record the block as a step of the running `run`: the step is yielded, for the block to
     set its `output`; succeeded when the block ends, failed (with the exception's message) when
     it raises, and then the run fails with it and the exception goes on."""
+    record = _begin_step(session, run, name, input, now)
+    try:
+        yield record
+    except BaseException as error:
+        _fail_step(session, run, record, error, now)
+        raise
+    record.status = RunStatus.SUCCEEDED.value
+    record.ended_at = _end(record, now)
+    session.flush()
+
+
+def _begin_step(
+    session: Session,
+    run: PipelineRunRow,
+    name: str,
+    input: Mapping[str, Any],
+    now: datetime | None,
+) -> PipelineStepRow:
     if run.status != RunStatus.RUNNING:
         raise InputError(
             f"run {run.id} is {run.status}: steps are added to a running run only;"
@@ -120,17 +140,57 @@ def step(
     )
     session.add(record)
     session.flush()
-    try:
-        yield record
-    except BaseException as error:
-        message = str(error) or type(error).__name__
-        record.status, record.error = RunStatus.FAILED.value, message
-        record.ended_at = _end(record, now)
-        finish_run(session, run, RunStatus.FAILED, error=f"{name}: {message}", now=now)
-        raise
-    record.status = RunStatus.SUCCEEDED.value
+    return record
+
+
+def _fail_step(
+    session: Session,
+    run: PipelineRunRow,
+    record: PipelineStepRow,
+    error: BaseException,
+    now: datetime | None,
+) -> None:
+    """The step failed with `error`, and its run with it."""
+    message = str(error) or type(error).__name__
+    record.status, record.error = RunStatus.FAILED.value, message
     record.ended_at = _end(record, now)
-    session.flush()
+    finish_run(session, run, RunStatus.FAILED, error=f"{record.name}: {message}", now=now)
+
+
+@dataclass
+class StepOutput:
+    """What a long step's block reports: its output summary."""
+
+    output: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def long_step(
+    db: Database,
+    run_id: int,
+    name: str,
+    input: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+) -> Iterator[StepOutput]:
+    """A step that outlasts a transaction (a training): recorded running and committed before
+    the block runs, so the history shows it while it works, and ended in a transaction of its
+    own, succeeded with the output the block set, or failed, failing its run, as `step`."""
+    with db.session() as session:
+        run = session.get_one(PipelineRunRow, run_id)
+        step_id = _begin_step(session, run, name, input, now).id
+    result = StepOutput()
+    try:
+        yield result
+    except BaseException as error:
+        with db.session() as session:
+            record = session.get_one(PipelineStepRow, step_id)
+            _fail_step(session, session.get_one(PipelineRunRow, run_id), record, error, now)
+        raise
+    with db.session() as session:
+        record = session.get_one(PipelineStepRow, step_id)
+        record.status, record.output = RunStatus.SUCCEEDED.value, result.output
+        record.ended_at = _end(record, now)
 
 
 def _end(record: PipelineStepRow, now: datetime | None) -> datetime:

@@ -39,6 +39,11 @@ delivery is marked delivered only once the 2xx came back, so a worker that stops
 sending and recording (a crash, a lease that ran out during a very slow batch) sends it again:
 receivers dedupe by `X-Truthloop-Event-Id` (or the body's `id`). Events also stay readable as a
 feed (events.list_events), for a receiver that was down longer than the retries last.
+
+The delivery loop itself (`deliver_round`: claim, try, record, give back) and `post_signed` are
+shared with the pipeline's notifications (pipeline/notify.py), which keep their deliveries in a
+table of the same columns and are sent with the same headers, signature, backoff and log; a
+`DeliverySource` says which table, which query and how one delivery is tried.
 """
 
 from __future__ import annotations
@@ -48,15 +53,16 @@ import hmac
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from truthloop.core.text import LINE, refusal, shown
@@ -66,6 +72,7 @@ from truthloop.storage.db import Database
 from truthloop.storage.project import Project
 from truthloop.storage.tables import (
     FlowDefinitionRow,
+    PipelineDeliveryRow,
     ReviewEventRow,
     WebhookDeliveryRow,
     WebhookRow,
@@ -161,17 +168,12 @@ def remove_webhook(session: Session, webhook_id: int) -> WebhookRow:
     if not hook.active:
         return hook
     hook.active = False
-    pending = session.scalars(
-        select(WebhookDeliveryRow).where(
-            WebhookDeliveryRow.webhook_id == webhook_id,
-            WebhookDeliveryRow.delivered_at.is_(None),
-            WebhookDeliveryRow.next_attempt_at.is_not(None),
-        )
+    give_up_pending(
+        session,
+        WebhookDeliveryRow,
+        WebhookDeliveryRow.webhook_id == webhook_id,
+        "the webhook was removed",
     )
-    for delivery in pending:
-        delivery.next_attempt_at = None
-        delivery.last_error = "the webhook was removed"
-    session.flush()
     return hook
 
 
@@ -252,33 +254,56 @@ def retry_delay_s(attempts: int, jitter: Callable[[], float] = random.random) ->
     return base * (1 + RETRY_JITTER * jitter())
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    delivery_id: int
-    webhook_id: int
-    event_id: str
-    url: str
-    secret: str
-    body: dict[str, Any]
-    due: datetime  # when it was due, given back if it is released untried
-    lease: datetime  # its next_attempt_at while this worker holds it
+P = TypeVar("P")
+# The deliveries' tables: review events to webhooks, pipeline notifications to subscribers.
+DeliveryRow = TypeVar("DeliveryRow", WebhookDeliveryRow, PipelineDeliveryRow)
 
 
 @dataclass(frozen=True)
-class _Outcome:
-    at: datetime
+class Attempt:
+    """What one try at a delivery gave: the receiver's status (an HTTP status; None when it
+    gave none), the error (None: delivered) and whether the receiver did not answer at all (a
+    timeout, a refused connection: it is down, so its other deliveries wait for the next
+    round)."""
+
     status: int | None
     error: str | None
+    unreachable: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    at: datetime
+    attempt: Attempt
     elapsed_ms: int
 
-    @property
-    def delivered(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
 
-    @property
-    def unreachable(self) -> bool:
-        """No answer at all (a timeout, a refused connection): the receiver is down."""
-        return self.status is None
+@dataclass(frozen=True)
+class Claim(Generic[P]):
+    """A due delivery this worker holds: its row, who receives it (any value naming the
+    receiver: one that does not answer is not tried again this round), what to send, when it
+    was due (given back if it is released untried) and its next_attempt_at while held."""
+
+    delivery_id: int
+    receiver: object
+    payload: P
+    due: datetime
+    lease: datetime
+
+
+@dataclass(frozen=True)
+class DeliverySource(Generic[DeliveryRow, P]):
+    """Deliveries of one kind, as `deliver_round` takes them: their `table`; `query`, a select
+    of the table's rows first, then what sending one needs (the caller's joins, and its filter
+    of receivers still active); `claim`, from one selected row, its receiver and payload; and
+    `sending`, entered only when something was claimed (a round with nothing due opens no
+    connection), which gives the function that tries one claimed delivery once, never raising
+    for the receiver's sake."""
+
+    table: type[DeliveryRow]
+    query: Select[*tuple[Any, ...]]
+    claim: Callable[[Sequence[Any]], tuple[object, P]]
+    sending: Callable[[], AbstractContextManager[Callable[[Claim[P], datetime], Attempt]]]
 
 
 def deliver_due(
@@ -299,138 +324,197 @@ def deliver_due(
     given (tests); by default the clock is read at each step.
     """
     db = target.db if isinstance(target, Project) else target
-    clock: Callable[[], datetime] = (lambda: db_time(now)) if now is not None else utcnow
-    claimed = _claim(db, clock(), limit)
-    if not claimed:
-        return 0
-    own_client = client is None
-    http = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
-    unreachable: set[int] = set()
-    tried = 0
-    try:
-        for delivery in claimed:
-            if delivery.webhook_id in unreachable:
-                _release(db, delivery)
-                continue
-            outcome = _send(http, delivery, clock)
-            tried += 1
-            if outcome.unreachable:
-                unreachable.add(delivery.webhook_id)
-            _record(db, delivery.delivery_id, outcome)
-    finally:
-        if own_client:
-            http.close()
-    return tried
-
-
-def _claim(db: Database, now: datetime, limit: int) -> list[_Claimed]:
-    """Take the due deliveries: in one short transaction, move their `next_attempt_at` past the
-    time this call may take to try them all, so that no other worker takes them meanwhile."""
     query = (
         select(WebhookDeliveryRow, WebhookRow.url, WebhookRow.secret, ReviewEventRow.body)
         .join(WebhookRow, WebhookRow.id == WebhookDeliveryRow.webhook_id)
         .join(ReviewEventRow, ReviewEventRow.id == WebhookDeliveryRow.event_id)
-        .where(
-            WebhookDeliveryRow.delivered_at.is_(None),
-            WebhookDeliveryRow.next_attempt_at <= now,
-            WebhookRow.active.is_(True),
-        )
-        .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
+        .where(WebhookRow.active.is_(True))
+    )
+
+    @contextmanager
+    def sending() -> Iterator[Callable[[Claim[_Request], datetime], Attempt]]:
+        with http_client(client) as http:
+            yield lambda claim, at: post_signed(
+                http, claim.payload.url, claim.payload.secret, claim.payload.body,
+                claim.payload.event_id, claim.delivery_id, at,
+            )  # fmt: skip
+
+    source = DeliverySource(WebhookDeliveryRow, query, _request, sending)
+    return deliver_round(db, source, now=now, limit=limit)
+
+
+@dataclass(frozen=True)
+class _Request:
+    url: str
+    secret: str
+    event_id: str
+    body: bytes
+
+
+def _request(row: Sequence[Any]) -> tuple[object, _Request]:
+    delivery, url, secret, body = row[0], row[1], row[2], row[3]
+    return delivery.webhook_id, _Request(url, secret, str(body.get("id", "")), event_bytes(body))
+
+
+@contextmanager
+def http_client(client: httpx.Client | None = None) -> Iterator[httpx.Client]:
+    """`client`, or one of the caller's own (TIMEOUT_S per request, no redirect followed),
+    closed when the caller is done."""
+    if client is not None:
+        yield client
+        return
+    with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as own:
+        yield own
+
+
+def deliver_round(
+    db: Database,
+    source: DeliverySource[DeliveryRow, P],
+    *,
+    now: datetime | None = None,
+    limit: int = 50,
+) -> int:
+    """Claim up to `limit` due deliveries of `source`, try each once and record the outcome;
+    the number tried. A receiver that does not answer at all has its other deliveries of this
+    round given back untried, due as before. `now`: the time of every attempt (tests)."""
+    clock: Callable[[], datetime] = (lambda: db_time(now)) if now is not None else utcnow
+    claimed = _claim(db, source, clock(), limit)
+    if not claimed:
+        return 0
+    unreachable: set[object] = set()
+    tried = 0
+    with source.sending() as send:
+        for claim in claimed:
+            if claim.receiver in unreachable:
+                _release(db, source.table, claim)
+                continue
+            at = clock()
+            started = time.monotonic()
+            attempt = send(claim, at)
+            tried += 1
+            if attempt.unreachable:
+                unreachable.add(claim.receiver)
+            outcome = Outcome(at, attempt, round((time.monotonic() - started) * 1000))
+            _record(db, source.table, claim.delivery_id, outcome)
+    return tried
+
+
+def _claim(
+    db: Database, source: DeliverySource[DeliveryRow, P], now: datetime, limit: int
+) -> list[Claim[P]]:
+    """Take the due deliveries: in one short transaction, move their `next_attempt_at` past the
+    time this call may take to try them all, so that no other worker takes them meanwhile."""
+    table = source.table
+    query = (
+        source.query.where(table.delivered_at.is_(None), table.next_attempt_at <= now)
+        .order_by(table.next_attempt_at, table.id)
         .limit(max(limit, 1))
     )
     with db.session(immediate=True) as session:
         if db.dialect == "postgresql":
             # Rows another worker is claiming right now are skipped, not waited for.
-            query = query.with_for_update(skip_locked=True, of=WebhookDeliveryRow)
+            query = query.with_for_update(skip_locked=True, of=table)
         rows = session.execute(query).all()
         lease = now + timedelta(seconds=len(rows) * (TIMEOUT_S + 1) + LEASE_MARGIN_S)
         claimed = []
-        for delivery, url, secret, body in rows:
+        for row in rows:
+            delivery = row[0]
             assert delivery.next_attempt_at is not None  # selected as due
-            claimed.append(
-                _Claimed(
-                    delivery.id,
-                    delivery.webhook_id,
-                    str(body.get("id", "")),
-                    url,
-                    secret,
-                    body,
-                    delivery.next_attempt_at,
-                    lease,
-                )
-            )
+            receiver, payload = source.claim(row)
+            claimed.append(Claim(delivery.id, receiver, payload, delivery.next_attempt_at, lease))
             delivery.next_attempt_at = lease
     return claimed
 
 
-def _send(http: httpx.Client, delivery: _Claimed, clock: Callable[[], datetime]) -> _Outcome:
-    """POST the event once; what came of it. Never raises for the receiver's sake."""
-    at = clock()
-    body = event_bytes(delivery.body)
+def post_signed(
+    http: httpx.Client,
+    url: str,
+    secret: str,
+    body: bytes,
+    event_id: str,
+    delivery_id: int,
+    at: datetime,
+) -> Attempt:
+    """POST `body` to `url` once, signed with `secret` at `at` (the module docstring's
+    headers); what came of it. Never raises for the receiver's sake."""
     timestamp = int(at.replace(tzinfo=UTC).timestamp())
     headers = {
         "Content-Type": "application/json",
-        EVENT_ID_HEADER: delivery.event_id,
-        DELIVERY_ID_HEADER: str(delivery.delivery_id),
+        EVENT_ID_HEADER: event_id,
+        DELIVERY_ID_HEADER: str(delivery_id),
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(delivery.secret, timestamp, body),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
         "User-Agent": "truthloop-webhooks",
     }
-    started = time.monotonic()
-    status: int | None = None
-    error: str | None = None
     try:
-        request = http.build_request("POST", delivery.url, content=body, headers=headers)
+        request = http.build_request("POST", url, content=body, headers=headers)
         # The answer's body is not read: only its status counts, whatever its size.
         response = http.send(request, stream=True)
         response.close()
-        status = response.status_code
-        if not 200 <= status < 300:
-            error = f"answered HTTP {status}"
     except httpx.TimeoutException:
-        error = "no answer in time (timed out)"
+        return Attempt(None, "no answer in time (timed out)", unreachable=True)
     except httpx.HTTPError as failure:
         error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+        return Attempt(None, error, unreachable=True)
     except Exception as failure:  # a bad URL or header must not stop the other deliveries
-        error = f"{type(failure).__name__}: {failure}"
-    elapsed_ms = round((time.monotonic() - started) * 1000)
-    return _Outcome(at, status, error, elapsed_ms)
+        return Attempt(None, f"{type(failure).__name__}: {failure}", unreachable=True)
+    status = response.status_code
+    return Attempt(status, None if 200 <= status < 300 else f"answered HTTP {status}")
 
 
-def _record(db: Database, delivery_id: int, outcome: _Outcome) -> None:
+def _record(db: Database, table: type[DeliveryRow], delivery_id: int, outcome: Outcome) -> None:
     """Write down an attempt: delivered, or tried again later, or given up."""
     with db.session(immediate=True) as session:
-        delivery = session.get(WebhookDeliveryRow, delivery_id, with_for_update=True)
+        delivery = session.get(table, delivery_id, with_for_update=True)
         if delivery is None or delivery.delivered_at is not None:
             return  # removed meanwhile, or another worker delivered it after our lease ran out
-        delivery.attempts = (delivery.attempts or 0) + 1
-        delivery.attempts_log = [
-            *(delivery.attempts_log or []),
-            {
-                "at": outcome.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "status": outcome.status,
-                "error": outcome.error,
-                "ms": outcome.elapsed_ms,
-            },
-        ]
-        delivery.last_status = outcome.status
-        if outcome.delivered:
-            delivery.delivered_at = outcome.at
-            delivery.next_attempt_at = None
-            delivery.last_error = None
-        elif delivery.attempts >= MAX_ATTEMPTS:
-            delivery.next_attempt_at = None
-            delivery.last_error = f"gave up after {delivery.attempts} attempts: {outcome.error}"
-        else:
-            delivery.next_attempt_at = outcome.at + timedelta(
-                seconds=retry_delay_s(delivery.attempts)
-            )
-            delivery.last_error = outcome.error
+        _write_down(delivery, outcome)
 
 
-def _release(db: Database, delivery: _Claimed) -> None:
+def _write_down(delivery: WebhookDeliveryRow | PipelineDeliveryRow, outcome: Outcome) -> None:
+    attempt = outcome.attempt
+    delivery.attempts = (delivery.attempts or 0) + 1
+    delivery.attempts_log = [
+        *(delivery.attempts_log or []),
+        {
+            "at": outcome.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "status": attempt.status,
+            "error": attempt.error,
+            "ms": outcome.elapsed_ms,
+        },
+    ]
+    delivery.last_status = attempt.status
+    if attempt.error is None:
+        delivery.delivered_at = outcome.at
+        delivery.next_attempt_at = None
+        delivery.last_error = None
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        delivery.next_attempt_at = None
+        delivery.last_error = f"gave up after {delivery.attempts} attempts: {attempt.error}"
+    else:
+        delivery.next_attempt_at = outcome.at + timedelta(seconds=retry_delay_s(delivery.attempts))
+        delivery.last_error = attempt.error
+
+
+def _release(db: Database, table: type[DeliveryRow], claim: Claim[P]) -> None:
     """Give back a claimed delivery untried, due when it was (unless it is no longer ours)."""
     with db.session(immediate=True) as session:
-        row = session.get(WebhookDeliveryRow, delivery.delivery_id, with_for_update=True)
-        if row is not None and row.delivered_at is None and row.next_attempt_at == delivery.lease:
-            row.next_attempt_at = delivery.due
+        row = session.get(table, claim.delivery_id, with_for_update=True)
+        if row is not None and row.delivered_at is None and row.next_attempt_at == claim.lease:
+            row.next_attempt_at = claim.due
+
+
+def give_up_pending(
+    session: Session, table: type[DeliveryRow], receiver: ColumnElement[bool], reason: str
+) -> None:
+    """Stop trying the deliveries of a receiver no longer active (`receiver` selects them):
+    neither delivered nor given up yet, they are given up with `reason`; their log stays."""
+    pending = session.scalars(
+        select(table).where(
+            receiver, table.delivered_at.is_(None), table.next_attempt_at.is_not(None)
+        )
+    )
+    for delivery in pending:
+        delivery.next_attempt_at = None
+        delivery.last_error = reason
+    session.flush()

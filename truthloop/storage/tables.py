@@ -702,6 +702,9 @@ class PipelineRow(Base):
     trained_images: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The model a first version trains as ({"backend": kind, "params": {...}}); None: the
+    # built-in model for the task. Later versions train as the deployed one's model.
+    model: Mapped[dict[str, Any] | None] = mapped_column(Json)
     # The watched intake location (a folder or an s3:// prefix); None: uploads only.
     intake_uri: Mapped[str | None] = mapped_column(Text)
     # When each schedule last fired (None: never, so its first tick is due at once).
@@ -709,6 +712,9 @@ class PipelineRow(Base):
     sampling_tick_at: Mapped[datetime | None] = mapped_column(DateTime)
     # The last detection a sampling tick counted up to: the next counts from the one after.
     sampled_through: Mapped[int] = mapped_column(Integer, default=0)
+    # When subscribers were told the review backlog reached Review-Backlog-Alert; None once it
+    # is seen below it again, so that each crossing is told once (notify.check_backlog).
+    backlog_alerted_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class PipelineParamRow(Base):

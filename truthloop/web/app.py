@@ -21,11 +21,13 @@ from truthloop.web.routes import (
     api_jobs,
     api_models,
     api_people,
+    api_pipelines,
     api_review,
     api_tasks,
     auth_pages,
     feedback,
     manager_pages,
+    pipeline_pages,
     review_pages,
     review_work,
     worker_pages,
@@ -63,6 +65,8 @@ def create_app(project: Project, *, https_only: bool = False) -> FastAPI:
         feedback.router,
         api_review.router,
         review_pages.router,
+        api_pipelines.router,
+        pipeline_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -44,7 +44,12 @@ def _y(value: float, low: float, top: float) -> float:
 
 
 def _frame(
-    title: str, low: float, top: float, numbers: Sequence[int], percent: bool
+    title: str,
+    low: float,
+    top: float,
+    numbers: Sequence[int],
+    percent: bool,
+    axis_label: str = "iteration",
 ) -> list[str]:
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}"'
@@ -73,7 +78,7 @@ def _frame(
         )
     parts.append(
         f'<text x="{(WIDTH + LEFT) / 2:.0f}" y="{HEIGHT - 4}" text-anchor="middle" font-size="11"'
-        ' fill="#555">iteration</text>'
+        f' fill="#555">{escape(axis_label)}</text>'
     )
     return parts
 
@@ -117,10 +122,16 @@ def bar_chart(title: str, numbers: Sequence[int], series: Sequence[Series]) -> M
 
 
 def line_chart(
-    title: str, numbers: Sequence[int], series: Sequence[Series], *, target: float | None = None
+    title: str,
+    numbers: Sequence[int],
+    series: Sequence[Series],
+    *,
+    target: float | None = None,
+    axis_label: str = "iteration",
 ) -> Markup:
-    """Lines over iterations on a 0-100 % axis; a dashed line at `target`."""
-    parts = _frame(title, 0.0, 1.0, numbers, percent=True)
+    """Lines over iterations (or what `axis_label` names) on a 0-100 % axis; a dashed line at
+    `target`."""
+    parts = _frame(title, 0.0, 1.0, numbers, percent=True, axis_label=axis_label)
     if target is not None:
         y = _y(target, 0.0, 1.0)
         parts.append(

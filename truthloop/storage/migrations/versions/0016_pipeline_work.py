@@ -28,6 +28,7 @@ def _fk(
 
 def upgrade() -> None:
     with op.batch_alter_table("pipelines") as batch:
+        batch.add_column(sa.Column("model", JSON, nullable=True))
         batch.add_column(sa.Column("intake_uri", sa.Text(), nullable=True))
         batch.add_column(sa.Column("training_tick_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("sampling_tick_at", sa.DateTime(), nullable=True))
@@ -158,3 +159,4 @@ def downgrade() -> None:
         batch.drop_column("sampling_tick_at")
         batch.drop_column("training_tick_at")
         batch.drop_column("intake_uri")
+        batch.drop_column("model")

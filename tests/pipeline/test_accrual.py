@@ -1,0 +1,136 @@
+"""Accrual and sampling: a completed review adds its image with the reviewer's label to the
+training set exactly once, "None of the Above" adds nothing; every N-th detection is audited
+on the sampling schedule, and audits score the deployed version without entering the training
+set."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from sqlalchemy import select
+
+from tests.pipeline.conftest import UNSEEN, Line, incoming, truth
+from tests.pipeline.test_intake import deploy_v1
+from truthloop.core.types import Classification
+from truthloop.pipeline import get_pipeline, list_runs, set_param
+from truthloop.pipeline.accrual import accrue, audit_accuracy, reviewed_value
+from truthloop.pipeline.intake import NONE_OF_THE_ABOVE, submit
+from truthloop.pipeline.sampling import sample
+from truthloop.pipeline.training import count_labeled
+from truthloop.sim.pipeline_reviewers import answer_loops
+from truthloop.storage.datasets import get_dataset, iter_records
+from truthloop.storage.tables import PipelineAccrualRow, PipelineDetectionRow
+
+
+def training_uris(line: Line) -> list[str]:
+    with line.project.session() as session:
+        dataset = get_dataset(session, "shapes-train")
+        return [record.uri for _, record in iter_records(session, dataset.id)]
+
+
+def test_reviewed_images_join_the_training_set_once(line: Line) -> None:
+    deploy_v1(line)
+    results = submit(line.project, "shapes", incoming(UNSEEN))
+    loops = [r for r in results if r.loop]
+    assert len(loops) == len(UNSEEN.records)
+    answers = truth(UNSEEN)
+    nota = next(iter(answers))
+    reviewed = answer_loops(
+        line.project, line.flow, answers, line.reviewers, none_of_the_above={nota}
+    )
+    assert reviewed.tasks == len(loops) and reviewed.seconds > 0
+    before = count_labeled(line.project, "shapes-train", "classification")
+    accrued = accrue(line.project, "shapes")
+    assert accrued.outcomes == {"added": len(loops) - 1, "none-of-the-above": 1}
+    assert count_labeled(line.project, "shapes-train", "classification") == before + len(loops) - 1
+    # A second round, and two workers at once, find nothing more to add.
+    assert accrue(line.project, "shapes").loops == 0
+    uris = training_uris(line)
+    assert len(uris) == len(set(uris))
+    with line.project.session() as session:
+        rows = session.scalars(select(PipelineAccrualRow)).all()
+        assert sorted(r.loop_name for r in rows) == sorted(str(r.loop) for r in loops)
+        runs = list_runs(session, get_pipeline(session, "shapes"), kind="review-completion")
+    assert [r.status for r in runs] == ["succeeded"]
+
+
+def test_two_workers_accruing_at_once_add_each_image_once(line: Line) -> None:
+    deploy_v1(line)
+    submit(line.project, "shapes", incoming(UNSEEN))
+    answer_loops(line.project, line.flow, truth(UNSEEN), line.reviewers)
+    before = len(training_uris(line))
+    added: list[int] = []
+    workers = [
+        threading.Thread(target=lambda: added.append(accrue(line.project, "shapes").added))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sum(added) == len(UNSEEN.records)
+    assert len(training_uris(line)) == before + len(UNSEEN.records)
+
+
+def test_the_reviewers_answer_reads_as_a_label_or_nothing() -> None:
+    content = {"initialValue": "disc"}
+    assert reviewed_value([{"category": {"label": "disc"}}], "classification", content) == (
+        Classification("disc")
+    )
+    two_to_one = [{"c": {"label": "a"}}, {"c": {"label": "b"}}, {"c": {"label": "b"}}]
+    assert reviewed_value(two_to_one, "classification", content) == Classification("b")
+    nota = [{"category": {"label": NONE_OF_THE_ABOVE}}]
+    assert reviewed_value(nota, "classification", content) == NONE_OF_THE_ABOVE
+    assert reviewed_value([{"comment": "no idea"}], "classification", content) is None
+
+
+def test_an_answer_with_a_label_outside_the_label_set_adds_nothing(line: Line) -> None:
+    deploy_v1(line)
+    submit(line.project, "shapes", incoming(UNSEEN)[:1])
+    forged = {digest: Classification("<script>") for digest in truth(UNSEEN)}
+    answer_loops(line.project, line.flow, forged, line.reviewers)
+    before = len(training_uris(line))
+    assert accrue(line.project, "shapes").outcomes == {"unknown-label": 1}
+    assert len(training_uris(line)) == before
+
+
+def test_sampling_audits_every_nth_detection_and_keeps_them_out_of_training(line: Line) -> None:
+    deploy_v1(line)
+    with line.project.session() as session:
+        pipeline = get_pipeline(session, "shapes")
+        set_param(session, pipeline, "Human-Sampling-Interval", 2)
+        set_param(session, pipeline, "Enable-A2I-Workflow", False)  # audits only
+    submit(line.project, "shapes", incoming(UNSEEN)[:5])
+    audits = sample(line.project, "shapes")
+    with line.project.session() as session:
+        rows = session.scalars(select(PipelineDetectionRow).order_by(PipelineDetectionRow.id))
+        logged = list(rows)
+        assert get_pipeline(session, "shapes").sampled_through == logged[3].id
+    assert [d.sampled for d in logged] == [False, True, False, True, False]
+    assert audits == [logged[1].audit_loop, logged[3].audit_loop]
+    # The fifth waits for the next tick, and counts towards its pick.
+    submit(line.project, "shapes", incoming(UNSEEN)[5:6])
+    assert len(sample(line.project, "shapes")) == 1
+    before = training_uris(line)
+    answer_loops(line.project, line.flow, truth(UNSEEN), line.reviewers)
+    accrued = accrue(line.project, "shapes")
+    assert accrued.audits == 3 and accrued.added == 0
+    assert training_uris(line) == before
+    with line.project.session() as session:
+        audit = audit_accuracy(session, get_pipeline(session, "shapes"))
+        outcomes = Counter(r.outcome for r in session.scalars(select(PipelineAccrualRow)))
+    assert audit.n == 3 and audit.right == outcomes["audit-right"]
+    assert audit.low is not None and audit.high is not None
+    assert audit.low <= (audit.accuracy or 0) <= audit.high
+
+
+def test_sampling_off_or_too_few_detections_audits_nothing(line: Line) -> None:
+    deploy_v1(line)
+    submit(line.project, "shapes", incoming(UNSEEN)[:3])
+    assert sample(line.project, "shapes") == []  # the interval is 1000
+    with line.project.session() as session:
+        pipeline = get_pipeline(session, "shapes")
+        set_param(session, pipeline, "Human-Sampling-Interval", 1)
+        set_param(session, pipeline, "Enable-Automatic-Human-Sampling", False)
+    assert sample(line.project, "shapes") == []
