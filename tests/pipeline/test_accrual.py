@@ -8,19 +8,27 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import orjson
 from sqlalchemy import select
 
+from tests.ml.shapes import LABELS, shapes
+from tests.ml.stored import store_shapes
 from tests.pipeline.conftest import UNSEEN, Line, incoming, truth
 from tests.pipeline.test_intake import deploy_v1
 from truthloop.core.types import Classification
-from truthloop.pipeline import get_pipeline, list_runs, set_param
+from truthloop.ml.backend import Task
+from truthloop.ml.fake import FakeModel
+from truthloop.people import add_member, add_team, add_user
+from truthloop.pipeline import PipelineSpec, create_pipeline, get_pipeline, list_runs, set_param
 from truthloop.pipeline.accrual import accrue, audit_accuracy, reviewed_value
 from truthloop.pipeline.intake import NONE_OF_THE_ABOVE, submit
+from truthloop.pipeline.review_flow import create_review_flow
 from truthloop.pipeline.sampling import sample
-from truthloop.pipeline.training import count_labeled
+from truthloop.pipeline.training import check_training, count_labeled
 from truthloop.sim.pipeline_reviewers import answer_loops
 from truthloop.storage.datasets import get_dataset, iter_records
-from truthloop.storage.tables import PipelineAccrualRow, PipelineDetectionRow
+from truthloop.storage.project import Project
+from truthloop.storage.tables import HumanLoopRow, PipelineAccrualRow, PipelineDetectionRow
 
 
 def training_uris(line: Line) -> list[str]:
@@ -134,3 +142,46 @@ def test_sampling_off_or_too_few_detections_audits_nothing(line: Line) -> None:
         set_param(session, pipeline, "Human-Sampling-Interval", 1)
         set_param(session, pipeline, "Enable-Automatic-Human-Sampling", False)
     assert sample(line.project, "shapes") == []
+
+
+def test_a_boxes_pipeline_reviews_the_models_boxes_and_accrues_the_corrected_ones(
+    project: Project,
+) -> None:
+    seen = shapes(10, task="detection", size=64, seed=3)
+    unseen = shapes(3, task="detection", size=64, seed=19)
+    store_shapes(project, "boxes-train", seen)
+    with project.session() as session:
+        add_team(session, "reviewers")
+        reviewer = add_user(session, "alice", password=None).id
+        add_member(session, "reviewers", "alice")
+    flow = create_review_flow(project, "boxes", "detection", team="reviewers")
+    # Its guesses (60 %) pass the boxes' assumed thresholds (50 %), so the reviewer starts
+    # from them, and fall below the minimum (70 %), so each goes to review.
+    model = FakeModel(task=Task.DETECTION, guess_confidence=0.6)
+    with project.session() as session:
+        pipeline = create_pipeline(
+            session, PipelineSpec("boxes", "detection", "boxes-train", flow, model)
+        )
+        set_param(session, pipeline, "Minimum-F1-Score", 0.0)
+    assert check_training(project, "boxes", on_demand=True).deployed
+    results = submit(project, "boxes", incoming(unseen))
+    assert all(r.loop for r in results)
+    with project.session() as session:
+        loop = session.scalars(select(HumanLoopRow).where(HumanLoopRow.name == results[0].loop))
+        content = orjson.loads(loop.one().input_content)
+    assert content["labels"] == list(LABELS)  # no "None of the Above" for boxes
+    assert content["initialValue"] and {"left", "top", "width", "height"} <= set(
+        content["initialValue"][0]
+    )
+    answer_loops(project, flow, truth(unseen), [reviewer])
+    before = count_labeled(project, "boxes-train", "detection")
+    assert accrue(project, "boxes").added == 3
+    assert count_labeled(project, "boxes-train", "detection") == before + 3
+    with project.session() as session:
+        dataset = get_dataset(session, "boxes-train")
+        added = [r for _, r in iter_records(session, dataset.id)][-3:]
+    expected = {digest: value for digest, value in truth(unseen).items()}
+    for record in added:
+        [annotation] = record.annotations
+        digest = record.uri.rsplit("/", 1)[-1].split(".")[0]
+        assert annotation.value == expected[digest]

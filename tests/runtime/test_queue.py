@@ -119,7 +119,10 @@ def test_pipeline_ticks_hand_training_checks_to_a_task_of_their_own(
         return []
 
     monkeypatch.setattr(schedule, "tick_all", tick_all)
-    monkeypatch.setattr(training, "check_training", lambda project, name: checked.append(name))
+    def check_training(project: Project, name: str, *, on_demand: bool = False) -> None:
+        checked.append(f"{name}{' on demand' if on_demand else ''}")
+
+    monkeypatch.setattr(training, "check_training", check_training)
     queue = work_queue(sqlite_project, immediate=True)
     queue.pipeline_ticks()
     assert ticked == [sqlite_project]

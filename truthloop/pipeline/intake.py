@@ -47,7 +47,7 @@ from truthloop.formats.images import IMAGE_SUFFIXES, probe
 from truthloop.formats.paths import resolve_local
 from truthloop.labeling.jobs import db_time
 from truthloop.ml import serving
-from truthloop.ml.versions import ModelVersion
+from truthloop.ml.versions import DEFAULT_THRESHOLD, ModelVersion
 from truthloop.pipeline.params import get_params
 from truthloop.pipeline.pipelines import get_pipeline
 from truthloop.pipeline.runs import RunKind, RunStatus, finish_run, start_run, step
@@ -306,7 +306,7 @@ def review_input(
     boxes, the model's labels. Without a model, the training dataset's labels."""
     labels = list(served.labels) if served is not None else list(fallback_labels)
     if served is not None and value is not None:
-        content = loop_input(uri, served.name, value, size, labels, served.thresholds())
+        content = loop_input(uri, served.name, value, size, labels, _review_thresholds(served))
     else:
         width, height = size
         content = {
@@ -321,6 +321,13 @@ def review_input(
     if task == "classification":
         content["labels"] = [*labels, NONE_OF_THE_ABOVE]
     return content
+
+
+def _review_thresholds(served: ModelVersion) -> dict[str, float]:
+    """The confidence a box needs to be shown to the reviewer: its label's assumed threshold,
+    or even odds when that is higher. An image is reviewed because the model is unsure of it;
+    a reviewer who starts from its likely boxes adjusts them rather than drawing all again."""
+    return {label: min(t, DEFAULT_THRESHOLD) for label, t in served.thresholds().items()}
 
 
 def _store_image(project: Project, name: str, digest: str, data: bytes) -> str:
