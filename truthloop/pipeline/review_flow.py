@@ -19,6 +19,7 @@ from truthloop.pipeline.intake import check_intake, set_intake
 from truthloop.pipeline.pipelines import PipelineSpec, check_spec, create_pipeline
 from truthloop.review.flows import FlowSpec, FlowStatus, create_flow
 from truthloop.review.task_uis import create_task_ui
+from truthloop.review.templates import INITIAL_BOXES
 from truthloop.storage.project import Project
 
 CLASSIFICATION_TEMPLATE = """\
@@ -44,7 +45,8 @@ CLASSIFICATION_TEMPLATE = """\
 </crowd-form>
 """
 
-BOXES_TEMPLATE = """\
+BOXES_TEMPLATE = (
+    """\
 <script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
 
 <crowd-form>
@@ -53,13 +55,9 @@ BOXES_TEMPLATE = """\
     src="{{ task.input.taskObject | grant_read_access }}"
     header="Correct the model's boxes"
     labels="{{ task.input.labels | to_json }}"
-    initial-value='[
-      {% for box in task.input.initialValue %}
-        {"label": {{ box.label | to_json }}, "left": {{ box.left | to_json }},
-         "top": {{ box.top | to_json }}, "width": {{ box.width | to_json }},
-         "height": {{ box.height | to_json }} }{% unless forloop.last %},{% endunless %}
-      {% endfor %}
-    ]'
+"""
+    + INITIAL_BOXES
+    + """\
   >
     <full-instructions header="Instructions">
       <p>Move, resize or delete the model's boxes, and draw the ones it missed. An image with
@@ -69,6 +67,7 @@ BOXES_TEMPLATE = """\
   </crowd-bounding-box>
 </crowd-form>
 """
+)
 
 
 def review_flow_name(pipeline: str) -> str:

@@ -438,7 +438,20 @@ class _TagScanner(HTMLParser):
             self.found.append(_StartTag(tag, start, text, attrs))
 
 
-EXAMPLE_TEMPLATE = """\
+INITIAL_BOXES = """\
+    initial-value='[
+      {% for box in task.input.initialValue %}
+        {"label": {{ box.label | to_json }}, "left": {{ box.left | to_json }},
+         "top": {{ box.top | to_json }}, "width": {{ box.width | to_json }},
+         "height": {{ box.height | to_json }} }{% unless forloop.last %},{% endunless %}
+      {% endfor %}
+    ]'
+"""
+"""crowd-bounding-box's `initial-value` built from `task.input.initialValue` (the boxes a
+detect-started loop carries), every value through `to_json`: a template's attribute lines."""
+
+EXAMPLE_TEMPLATE = (
+    """\
 <script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
 
 <crowd-form>
@@ -447,13 +460,9 @@ EXAMPLE_TEMPLATE = """\
     src="{{ task.input.taskObject | grant_read_access }}"
     header="Draw a box around each cat and dog"
     labels="{{ task.input.labels | to_json }}"
-    initial-value='[
-      {% for box in task.input.initialValue %}
-        {"label": {{ box.label | to_json }}, "left": {{ box.left | to_json }},
-         "top": {{ box.top | to_json }}, "width": {{ box.width | to_json }},
-         "height": {{ box.height | to_json }} }{% unless forloop.last %},{% endunless %}
-      {% endfor %}
-    ]'
+"""
+    + INITIAL_BOXES
+    + """\
   >
     <full-instructions header="Instructions">
       <p>Correct the model's boxes: move, resize or delete them, and add the ones it missed.</p>
@@ -462,6 +471,7 @@ EXAMPLE_TEMPLATE = """\
   </crowd-bounding-box>
 </crowd-form>
 """
+)
 """A task UI in A2I's style: a review of a model's boxes (`task.input.initialValue`, as a
 detect-started loop's input carries them) on `task.input.taskObject`. `initial-value` is JSON
 built by a Liquid loop; it is single-quoted because the template's own `"` would end a
