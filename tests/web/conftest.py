@@ -93,7 +93,9 @@ def browser():
 def page(browser, live: str):
     context = browser.new_context(base_url=live, viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.set_default_timeout(5000)
+    # Waits, not bounds on speed: a sign-in hashes a password, and on two loaded cores (two
+    # test workers, one training) a page can take seconds to come.
+    page.set_default_timeout(15000)
     yield page
     context.close()
 

@@ -93,3 +93,12 @@ def seed(project: Project) -> Portal:
         people.add_member(session, "red", "walt")
         people.add_member(session, "blue", "otto")
     return Portal(project)
+
+
+def browser_sign_in(page: Any, username: str) -> None:
+    """Sign in through the portal's form in a Playwright page, and wait to leave it."""
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)

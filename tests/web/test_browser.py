@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from tests.web.portal import HEIGHT, PASSWORD, WIDTH, Portal
+from tests.web.portal import browser_sign_in as sign_in
 from truthloop import labeling, people
 from truthloop.core.types import Boxes, Classification, MultiLabel, Verification
 from truthloop.storage import datasets as store
@@ -18,13 +19,6 @@ pytestmark = pytest.mark.browser
 
 ONE_ITEM = labeling.Subset(query="/0.png")
 
-
-def sign_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def open_job(page: Page, job_id: int) -> None:

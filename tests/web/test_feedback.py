@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
 from tests.labeling.feedback_setup import MODEL, FeedbackSetup, prepare
+from tests.web.charts import assert_bars_match_values, chart_data, wait_for_charts
 from tests.web.conftest import sign_in
 from tests.web.portal import PASSWORD, Portal
 from truthloop.labeling.feedback import start_feedback
@@ -81,7 +82,7 @@ def test_run_page_shows_batches_and_counts(
     sign_in(client, "mia")
     page = client.get("/feedback/feedback-1").text
     assert page.count('href="/jobs/') == 2 and "2 still to answer" in page
-    assert 'data-count="accepted"' in page and "<script>" not in page
+    assert 'data-category="accepted"' in page and "<script>" not in page
     assert "feedback-1" in client.get("/feedback").text
 
 
@@ -99,11 +100,15 @@ def test_run_page_in_a_browser(portal: Portal, setup: FeedbackSetup, page: Page)
     page.wait_for_url(lambda url: "/login" not in url)
     page.goto("/feedback/feedback-1")
     expect(page.locator("table.feedback-batches tbody tr")).to_have_count(2)
-    expect(page.locator("#counts-chart g.count")).to_have_count(4)
+    wait_for_charts(page)
+    chart = page.locator("#counts-chart canvas")
     done = page.locator("table.feedback-batches .bar .done").first
     expect(done).to_have_attribute("style", "width: 100%;")  # page.js ran under the CSP
     counts = answered_counts(portal.project, "feedback-1")[0].to_json()
+    drawn = chart_data(chart)
+    assert dict(zip(drawn["labels"], drawn["datasets"][0]["data"], strict=True)) == counts
+    assert_bars_match_values(chart)
     for name, value in counts.items():
-        shown = page.locator(f'#counts-chart g[data-count="{name}"] text.value')
+        shown = page.locator(f'#counts-chart tr[data-category="{name}"] td[data-series=count]')
         expect(shown).to_have_text(str(value))
     assert problems == []

@@ -1,14 +1,18 @@
-"""The job page of an automated-labeling job charts its iterations (inline SVG, no script)."""
+"""The job page of an automated-labeling job charts its iterations with Chart.js (served from
+the package), and lists the same numbers in a table for a page read without scripts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import FloatRect, Page, expect
+from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 
 from tests.labeling.colours import FAKE, colour_dataset, colour_images
+from tests.web.charts import assert_bars_match_values, chart_data, series, wait_for_charts
+from tests.web.conftest import sign_in as client_sign_in
 from tests.web.portal import Portal
-from tests.web.test_browser import sign_in
+from tests.web.portal import browser_sign_in as sign_in
 from truthloop.labeling import JobSpec, TaskType
 from truthloop.labeling.autolabel import AutoLabelSpec, create_autolabel_job, run_autolabel
 from truthloop.sim.workforce import SimulatedWorkforce, WorkerProfile
@@ -55,60 +59,59 @@ def _recorded_job(portal: Portal) -> int:
     return job
 
 
-def _middle(box: FloatRect | None) -> float:
-    assert box is not None
-    return box["y"] + box["height"] / 2
-
-
 def test_every_bar_rises_from_the_axis_to_its_value(portal: Portal, page: Page) -> None:
     """Measured as drawn: the portal's stylesheet once gave the bars a fixed height of 8 px,
     so each hung as a strip at its value and a 0 hung below the axis."""
     job = _recorded_job(portal)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     sign_in(page, "mia")
     page.goto(f"/jobs/{job}")
-    charts = page.locator("#iteration-charts svg")
+    wait_for_charts(page)
+    charts = page.locator("#iteration-charts canvas")
     expect(charts).to_have_count(3)
     page.locator("#iteration-charts").screenshot(path="/tmp/truthloop-iteration-charts.png")
-    for chart, series in ((charts.nth(0), {"human": HUMAN, "machine": MACHINE}),
-                          (charts.nth(2), {"cost": COST})):
-        axis = _middle(chart.locator("line.axis").bounding_box())
-        top = max(v for values in series.values() for v in values)
-        # Pixels per unit, from the tallest bar; every other bar must keep the proportion.
-        tallest = chart.locator(f"rect.chart-bar[data-value='{top:g}']").first.bounding_box()
-        assert tallest is not None
-        scale = tallest["height"] / top
-        assert scale > 0.5  # the tallest bar is most of the plot's height, not a strip
-        for name, values in series.items():
-            bars = chart.locator(f"rect.chart-bar[data-series={name}]")
-            expect(bars).to_have_count(len(values))
-            for i, value in enumerate(values):
-                box = bars.nth(i).bounding_box()
-                assert box is not None
-                assert float(bars.nth(i).get_attribute("data-value") or "nan") == value
-                assert abs(box["y"] + box["height"] - axis) <= 1, (name, i, box, axis)
-                assert abs(box["height"] - value * scale) <= 1, (name, i, box, value * scale)
-                if value == 0:
-                    assert box["height"] <= 1, (name, i, box)
+    labels, accuracy, cost = (charts.nth(i) for i in range(3))
+    assert chart_data(labels)["labels"] == ["1", "2", "3"]
+    assert series(labels) == {"human": list(HUMAN), "machine": list(MACHINE)}
+    assert series(cost) == {"cost": list(COST)}
+    assert assert_bars_match_values(labels) == 2 * len(HUMAN)
+    assert assert_bars_match_values(cost) == len(COST)
+    assert series(accuracy)["target"] == [0.95] * 3  # the target, dashed
+    assert series(accuracy)["val. accuracy"] == [0.97] * 3
+    box = labels.bounding_box()
+    assert box is not None and box["width"] > 200  # drawn, not blocked by the page's CSP
+    assert problems == []
 
 
 def test_job_page_charts_the_iterations(portal: Portal, page: Page, tmp_path: Path) -> None:
     job = _job(portal, tmp_path)
     sign_in(page, "mia")
     page.goto(f"/jobs/{job}")
-    charts = page.locator("#iteration-charts svg")
+    wait_for_charts(page)
+    charts = page.locator("#iteration-charts canvas")
     expect(charts).to_have_count(3)
-    machine = page.locator("#iteration-charts rect.chart-bar[data-series=machine]")
-    expect(machine).to_have_count(1)
-    assert machine.first.get_attribute("data-value") == "70"
-    human = page.locator("#iteration-charts rect.chart-bar[data-series=human]")
-    assert human.first.get_attribute("data-value") == "130"
-    expect(page.locator("circle.point[data-series=threshold]")).to_have_count(1)
-    expect(page.locator("#iteration-charts line.target")).to_have_count(1)
-    box = charts.first.bounding_box()
-    assert box is not None and box["width"] > 200  # drawn, not blocked by the page's CSP
+    assert series(charts.nth(0)) == {"human": [130], "machine": [70]}
+    accuracy = series(charts.nth(1))
+    assert set(accuracy) == {"threshold", "val. accuracy", "accuracy bound", "target"}
+    assert len(accuracy["threshold"]) == 1
     rows = page.locator("#iterations tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first.locator("td").nth(2)).to_have_text("70")
+
+
+def test_the_numbers_are_on_the_page_without_scripts(portal: Portal, client: TestClient) -> None:
+    """A reader without scripts gets each chart's numbers as a table, and the page fetches
+    Chart.js from the portal itself."""
+    job = _recorded_job(portal)
+    client_sign_in(client, "mia")
+    html = client.get(f"/jobs/{job}").text
+    assert '<script src="/static/vendor/chartjs/chart.umd.js"></script>' in html
+    assert "cdn" not in html.lower()
+    assert '<td class="num" data-series="machine">45</td>' in html
+    assert '<td class="num" data-series="cost">7.25</td>' in html
+    script = client.get("/static/vendor/chartjs/chart.umd.js")
+    assert script.status_code == 200 and "Chart.js v4" in script.text[:200]
 
 
 def test_a_plain_job_has_no_iteration_charts(portal: Portal, page: Page) -> None:

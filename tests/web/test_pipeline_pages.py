@@ -9,22 +9,16 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
+from tests.web.charts import series, wait_for_charts
 from tests.web.conftest import sign_in
 from tests.web.pipeline_setup import NAME, UNSEEN, make_pipeline, png
-from tests.web.portal import PASSWORD, Portal
+from tests.web.portal import Portal, browser_sign_in
 from truthloop.pipeline import get_param, get_pipeline
 from truthloop.pipeline.intake import Incoming, submit
 from truthloop.pipeline.runs import RunKind, RunStatus, finish_run, start_run, step
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
-
-def browser_sign_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 @pytest.mark.browser
@@ -34,10 +28,14 @@ def test_a_manager_follows_a_pipeline_and_changes_a_parameter(portal: Portal, pa
     page.click("nav >> text=Pipelines")
     page.click(f"table.pipelines >> text={NAME}")
     expect(page.locator("#deployed-version")).to_have_text(deployed)
-    chart = page.locator(".pipeline-chart svg")
+    wait_for_charts(page)
+    chart = page.locator(".pipeline-chart canvas")
     expect(chart).to_have_count(1)
-    expect(chart.locator("circle.point")).to_have_count(1)  # one version, one point
-    expect(chart.locator("line.target")).to_have_count(1)  # the gate
+    drawn = series(chart)
+    assert len(drawn["F1"]) == 1  # one version, one point
+    with portal.project.session() as session:
+        gate = get_param(session, get_pipeline(session, NAME), "Minimum-F1-Score")
+    assert drawn["Minimum-F1-Score"] == [float(gate)]  # the gate, dashed
     # The counters refresh while the page is open (pipeline.js polls every 5 s).
     total = page.locator('[data-counter="detections.total"]')
     expect(total).to_have_text("0")

@@ -14,7 +14,8 @@ import orjson
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from tests.web.portal import HEIGHT, PASSWORD, WIDTH, Portal
+from tests.web.portal import HEIGHT, WIDTH, Portal
+from tests.web.portal import browser_sign_in as sign_in
 from truthloop import review
 from truthloop.review import FlowSpec, LoopStart, create_flow, create_task_ui, get_loop
 
@@ -70,13 +71,6 @@ CLASSIFIER_TEMPLATE = """\
 </crowd-form>
 """
 
-
-def sign_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def setup_flow(portal: Portal, name: str, template: str) -> int:

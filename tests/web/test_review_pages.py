@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Dialog, Page, expect
 
 from tests.web.portal import Portal
-from tests.web.test_browser import sign_in
+from tests.web.portal import browser_sign_in as sign_in
 from truthloop import labeling, people
 from truthloop.ml.versions import add_version
 from truthloop.review import (

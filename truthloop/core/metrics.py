@@ -157,9 +157,17 @@ def match_boxes(
     """Whether each predicted box is a true positive: it overlaps a not yet matched true box of
     its label at `iou_threshold` or more, predictions taken in order of confidence and each
     taking the best-overlapping free box. Flags are in the order of `predicted`."""
+    return [j is not None for j in box_matches(truth, predicted, iou_threshold)]
+
+
+def box_matches(
+    truth: Sequence[Box], predicted: Sequence[Box], iou_threshold: float = 0.5
+) -> list[int | None]:
+    """For each predicted box, the index of the true box it matches by `match_boxes`' rule, or
+    None: so a caller can also tell which true boxes were missed."""
     order = sorted(range(len(predicted)), key=lambda i: -(predicted[i].confidence or 0.0))
     taken = [False] * len(truth)
-    flags = [False] * len(predicted)
+    matches: list[int | None] = [None] * len(predicted)
     for i in order:
         box = predicted[i]
         best, best_iou = -1, iou_threshold
@@ -171,8 +179,8 @@ def match_boxes(
                 best, best_iou = j, overlap
         if best >= 0:
             taken[best] = True
-            flags[i] = True
-    return flags
+            matches[i] = best
+    return matches
 
 
 def box_label_scores(

@@ -2,12 +2,13 @@
 worker.
 
 A source is either a file the server received (an upload, kept under `<home>/uploads/<uuid>/`
-until it is imported) or a path on the server inside the allowed roots, checked as the CLI's
-image references are. A large one is queued as a row of `imports`; the background worker runs
-it (`run_next`) with `import_dataset`, so it is the same one transaction with the same
-refusals. An import interrupted by a restart stored nothing (one transaction): `resume` queues
-it again. While it runs, its progress is in `<home>/imports/<id>.progress` rather than its row,
-because on SQLite the import's own transaction holds the only write lock until it commits.
+until its import ends; a zip unpacked there, datasets/uploads.py) or a path on the server
+inside the allowed roots, checked as the CLI's image references are. A large one is queued as
+a row of `imports`; the background worker runs it (`run_next`) with `import_dataset`, so it is
+the same one transaction with the same refusals. An import interrupted by a restart stored
+nothing (one transaction): `resume` queues it again. While it runs, its progress is in
+`<home>/imports/<id>.progress` rather than its row, because on SQLite the import's own
+transaction holds the only write lock until it commits.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from truthloop.storage.project import Project
 from truthloop.storage.tables import ImportRow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-# Options of import_dataset a request may set (never copy or verify_images: a request must not
-# make the server open every image within its own timeout; a queued import may, later).
-OPTIONS = ("label_attribute", "on_error", "labels", "split", "image_root")
+# Options of import_dataset a request may set.
+OPTIONS = ("label_attribute", "on_error", "labels", "split", "image_root", "copy", "verify_images")
+# Options that open every image: a request must not make the server do that within its own
+# timeout, so an import with any of them set is queued for the background worker.
+QUEUED_ONLY = ("copy", "verify_images")
 
 
 def check_format(fmt: str) -> str:
@@ -81,8 +84,15 @@ def upload_name(filename: str | None, fmt: str) -> str:
     return name or ("annotations.json" if fmt == "coco" else "upload.manifest")
 
 
-def remove_upload(source: Path) -> None:
-    shutil.rmtree(source.parent, ignore_errors=True)
+def remove_upload(project: Project, source: Path) -> None:
+    """The whole upload folder `source` lies in (a zip's source may lie deeper in it)."""
+    uploads = project.home / "uploads"
+    if source.is_relative_to(uploads) and source != uploads:
+        shutil.rmtree(uploads / source.relative_to(uploads).parts[0], ignore_errors=True)
+
+
+def needs_queue(options: dict[str, Any]) -> bool:
+    return any(options.get(key) for key in QUEUED_ONLY)
 
 
 def check_options(project: Project, options: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +103,11 @@ def check_options(project: Project, options: dict[str, Any]) -> dict[str, Any]:
         raise InputError(f"unknown import option {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
     if options.get("on_error", "abort") not in ("abort", "skip"):
         raise InputError(f"on_error {options['on_error']!r} is neither abort nor skip")
+    if "labels" in options:
+        options["labels"] = _label_names(options["labels"])
+    for key in QUEUED_ONLY:
+        if not isinstance(options.get(key, False), bool):
+            raise InputError(f"{key} is true or false, not {options[key]!r}")
     for key in ("label_attribute", "split"):
         value = options.get(key)
         if value is not None and (problem := text_problem(key, str(value))):
@@ -103,6 +118,17 @@ def check_options(project: Project, options: dict[str, Any]) -> dict[str, Any]:
     if options.get("image_root") is not None:
         options["image_root"] = str(server_path(project, options["image_root"], "image root"))
     return options
+
+
+def _label_names(labels: object) -> list[str]:
+    """A fixed label set: a list of names, or one comma-separated string of them (a form's)."""
+    if isinstance(labels, str):
+        return [name.strip() for name in labels.split(",") if name.strip()]
+    if isinstance(labels, list) and all(isinstance(name, str) for name in labels):
+        return labels
+    raise InputError(
+        f"labels is a list of label names or one comma-separated string, not {labels!r}"
+    )
 
 
 def import_now(
@@ -193,8 +219,8 @@ def run_next(project: Project) -> int | None:
         outcome |= {
             "status": DONE, "items_stored": report.imported, "report": report.to_json(),
         }
-        if upload:
-            remove_upload(source)
+    if upload:
+        remove_upload(project, source)  # failed too: nothing runs it again
     with contextlib.suppress(OSError, ValueError):
         outcome["lines_read"] = int(progress.read_text() or 0)
     with project.session() as session:

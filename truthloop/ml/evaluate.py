@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
@@ -81,16 +82,40 @@ def evaluate(model: ModelBackend, records: Sequence[ImageRecord], load: ImageLoa
         if (target := target_of(record, task)) is not None
     ]
     decoded, skipped = decode(found, load)
-    truths = [target for _, target in decoded]
+    predictions = predict_all(model, [image for image, _ in decoded])
+    return score(
+        task,
+        [target for _, target in decoded],
+        predictions,
+        [image.size for image, _ in decoded],
+        skipped,
+    )
+
+
+def predict_all(model: ModelBackend, images: Sequence[Image.Image]) -> list[Value]:
+    """The model's answer for each image, `PREDICT_BATCH` images at a time."""
     predictions: list[Value] = []
-    for i in range(0, len(decoded), PREDICT_BATCH):
-        predictions += model.predict([image for image, _ in decoded[i : i + PREDICT_BATCH]])
+    for i in range(0, len(images), PREDICT_BATCH):
+        predictions += model.predict(list(images[i : i + PREDICT_BATCH]))
+    return predictions
+
+
+def score(
+    task: Task,
+    truths: Sequence[Value],
+    predictions: Sequence[Value],
+    sizes: Sequence[tuple[int, int]],
+    skipped: Sequence[SkippedImage] = (),
+) -> Evaluation:
+    """The evaluation of predictions already made: `predictions[i]` answers the image whose
+    target is `truths[i]` and whose (width, height) is `sizes[i]`. `evaluate` runs the model
+    and calls this; a caller that keeps the predictions (the evaluation pages) calls it
+    directly, so the model runs once."""
     if task is Task.DETECTION:
-        sizes = [image.size for image, _ in decoded]
-        result = _detection(truths, predictions, sizes)
+        result = _detection(list(truths), list(predictions), list(sizes))
     else:
-        result = _image_labels(task, truths, predictions)
-    return Evaluation(task=task, testing_images=len(decoded), skipped=tuple(skipped), **result)
+        result = _image_labels(task, list(truths), list(predictions))
+    return Evaluation(task=task, testing_images=len(truths), skipped=tuple(skipped), **result)
 
 
 def _names(value: Value) -> dict[str, float]:

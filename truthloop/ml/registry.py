@@ -35,6 +35,7 @@ from truthloop.errors import InputError, ModelError
 from truthloop.ml.backbones import check_backbone, default_backbone
 from truthloop.ml.backend import (
     PREDICT_BATCH,
+    Example,
     ModelBackend,
     ProgressCallback,
     Task,
@@ -117,6 +118,7 @@ def train_version(
     progress: ProgressCallback | None = None,
     backbone: str | None = None,
     test_share: float = HOLD_OUT_SHARE,
+    on_recorded: Callable[[str], None] | None = None,
 ) -> ModelVersion:
     """Train the next version of `model_project` on the stored dataset `dataset`.
 
@@ -127,7 +129,8 @@ def train_version(
     items marked `test`, `test_share` of the labeled images are held out to test it.
     Bad data raises `TrainingError` before any version is recorded; a failure after that
     marks the version TRAINING_FAILED and raises `ModelError` (an interrupt is marked the same
-    way and passed on).
+    way and passed on). `on_recorded` is told the new version's name as soon as it is
+    recorded (a queued training tells its requester which version it became).
     """
     task = Task(task)
     fail_abandoned_trainings(project)
@@ -145,6 +148,7 @@ def train_version(
         return _fit_recorded(
             project, model_project, backend, parent, data, dataset=dataset,
             test_dataset=test_dataset, init_from=init_from, scratch=scratch, progress=progress,
+            on_recorded=on_recorded,
         ).version
 
 
@@ -214,6 +218,7 @@ def _fit_recorded(
     progress: ProgressCallback | None = None,
     evaluated: bool = True,
     about: Mapping[str, Any] | None = None,
+    on_recorded: Callable[[str], None] | None = None,
 ) -> TrainedVersion:
     """Record the version TRAINING_IN_PROGRESS, fit `backend` on `data` under a heartbeat,
     write its artifact under the version's name, evaluate it on `data.test` (when
@@ -221,6 +226,8 @@ def _fit_recorded(
     name = _record_version(project, model_project, backend, parent, dataset, test_dataset, data)
     with Heartbeat(project, name):
         try:
+            if on_recorded:
+                on_recorded(name)
             started = time.perf_counter()
             backend.fit(
                 data.train,
@@ -366,9 +373,14 @@ def version_test_records(project: Project, version: ModelVersion) -> list[ImageR
     if version.test_dataset is not None:
         return read_dataset(project, version.test_dataset)[0]
     records, _ = read_dataset(project, version.training_dataset)
+    return [e.record for e in held_out_by(version, records)]
+
+
+def held_out_by(version: ModelVersion, records: Sequence[ImageRecord]) -> list[Example]:
+    """The examples among its training dataset's `records` that `version` held out to test
+    on, with the share it held out (its training report says which)."""
     share = (version.training_report or {}).get("test_share", HOLD_OUT_SHARE)
-    split = test_split(records, version.task, version.training_dataset, share)
-    return [e.record for e in split[1]]
+    return test_split(records, version.task, version.training_dataset, share)[1]
 
 
 def evaluate_version(project: Project, version: str, dataset: str | None = None) -> Evaluation:

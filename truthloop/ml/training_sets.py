@@ -11,18 +11,15 @@ Items marked
 
 from __future__ import annotations
 
-import hashlib
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from truthloop.core.holdout import HOLD_OUT_SHARE, stratified_hold_out
 from truthloop.core.types import ImageRecord, LabelSet, Split, label_names
 from truthloop.errors import TrainingError
 from truthloop.ml.backend import Example, Task, check_training_set, target_of
 from truthloop.storage import datasets as store
 from truthloop.storage.project import Project
-
-HOLD_OUT_SHARE = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,27 +56,14 @@ def _labels_used(found: Sequence[Example], label_set: LabelSet) -> tuple[str, ..
     return tuple(sorted(used, key=lambda name: (order.get(name, len(order)), name)))
 
 
-def _digest(uri: str) -> str:
-    """Where an image falls in the hold-out order: a hash of its file name, not of the folder
-    or bucket around it, so a dataset moved, exported or copied into the blob store (where a
-    file is named by its content) keeps its test split."""
-    return hashlib.sha256(uri.rstrip("/").rsplit("/", 1)[-1].encode()).hexdigest()
-
-
 def hold_out(
     found: Sequence[Example], share: float = HOLD_OUT_SHARE
 ) -> tuple[list[Example], list[Example]]:
     """(train, test): about `share` of each label's images go to the test set (at least one
     image in all when there are two or more), chosen by the hash of their URI."""
-    strata: dict[str, list[Example]] = defaultdict(list)
-    for example in found:
-        strata[min(label_names(example.target), default="")].append(example)
-    chosen: list[Example] = []
-    for key in sorted(strata):
-        members = sorted(strata[key], key=lambda e: _digest(e.record.uri))
-        chosen += members[: round(len(members) * share)]
-    if not chosen and len(found) > 1:
-        chosen = [min(found, key=lambda e: _digest(e.record.uri))]
+    chosen = stratified_hold_out(
+        found, uri=lambda e: e.record.uri, labels=lambda e: label_names(e.target), share=share
+    )
     test_uris = {e.record.uri for e in chosen}
     return [e for e in found if e.record.uri not in test_uris], chosen
 

@@ -11,7 +11,9 @@ The tasks:
 - `advance_job(job_id)`: one automated-labeling job's next iteration, under the job's claim;
 - `pipeline_ticks`: every minute (huey's scheduler), the pipelines' ticks (intake, accrual,
   audits), which hand a due training check to
-- `pipeline_training(name)`: a task of its own, so a long training holds up no tick.
+- `pipeline_training(name)`: a task of its own, so a long training holds up no tick;
+- `model_training(request, spec)`: a training asked for from the portal or `POST /api/models`
+  (runtime/model_training.py keeps what became of it).
 
 Every worker enqueues a round (a sweep and an `advance_job` per running automated-labeling job)
 every few seconds (`enqueue_round`): the work's sub-minute cadence. Two workers enqueueing the
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey, TaskWrapper
@@ -30,6 +33,9 @@ from huey.api import Huey, TaskWrapper
 from truthloop.errors import InputError
 from truthloop.runtime import work
 from truthloop.storage.project import Project
+
+if TYPE_CHECKING:  # the training modules load only when a training is asked for
+    from truthloop.ml.training_runs import TrainSpec
 
 QUEUE_FILE = "queue.db"
 REDIS_SCHEMES = ("redis://", "rediss://")
@@ -48,6 +54,7 @@ class WorkQueue:
     advance_job: TaskWrapper
     pipeline_ticks: TaskWrapper
     pipeline_training: TaskWrapper
+    model_training: TaskWrapper
 
 
 def queue_name(project: Project) -> str:
@@ -107,7 +114,15 @@ def work_queue(project: Project, *, name: str | None = None, immediate: bool = F
 
         check_training(project, name, on_demand=on_demand)
 
-    return WorkQueue(project, huey, sweep, advance_job, pipeline_ticks, pipeline_training)
+    @huey.task(name="model_training")
+    def model_training(request: str, spec: dict[str, Any]) -> None:
+        from truthloop.runtime.model_training import run_request
+
+        run_request(project, huey, request, spec)
+
+    return WorkQueue(
+        project, huey, sweep, advance_job, pipeline_ticks, pipeline_training, model_training
+    )
 
 
 def shared_backoff(huey: Huey) -> work.Backoff:
@@ -143,3 +158,17 @@ def request_training(project: Project, name: str) -> None:
     """Queue a training check of pipeline `name` on demand (`POST /api/pipelines/{name}/run`):
     a worker runs it as the schedule's, but even with automatic training off."""
     work_queue(project).pipeline_training(name, on_demand=True)
+
+
+def request_model_training(project: Project, spec: TrainSpec) -> str:
+    """Check `spec` (refusing it before anything is queued) and queue its training for a
+    worker; the request's id, which `model_training.training_state` follows."""
+    from truthloop.ml.training_runs import check_spec
+    from truthloop.runtime import model_training
+
+    check_spec(project, spec)
+    queue = work_queue(project)
+    request = model_training.new_request_id()
+    model_training.queued(queue.huey, request, spec)
+    queue.model_training(request, spec.to_json())
+    return request

@@ -432,6 +432,10 @@ class ModelVersionRow(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     trainer: Mapped[str | None] = mapped_column(String(256))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The latest progress of a training on request (ml/training_runs.py), for the portal.
+    training_progress: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    # Recorded as a start asked for them: serving has one process per host, not units yet.
+    inference_units: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     training_ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

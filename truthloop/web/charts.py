@@ -1,188 +1,131 @@
-"""Charts of an automated-labeling job's iterations as inline SVG, drawn on the server: no
-script, no stylesheet rule and nothing fetched, so they pass the portal's content security
-policy and show with scripts off. Every text in them is a number or a fixed word, escaped
-anyway.
+"""The portal's charts, defined once here as data: a page carries each chart's JSON on its canvas
+and static/js/charts.js draws it with the vendored Chart.js (static/vendor/chartjs, served from
+the package: nothing is fetched from elsewhere, so it passes the portal's content security
+policy and works offline). The template macro `_chart.html` also writes the same numbers as a
+table, so a page read without scripts (a screen reader, a test client) still has them.
 
-Their shapes carry classes of their own (`chart-bar`, `axis`), never one the portal's
-stylesheet styles: a page rule such as `.bar { height: 8px }` outranks an SVG attribute and
-once drew every bar as a strip at its value instead of a bar rising from the axis.
+Every text here reaches the page as JSON inside an attribute, escaped by Jinja's `tojson`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
-
-from markupsafe import Markup
+from typing import Any, Literal
 
 from truthloop.labeling.autolabel import Iteration
 
-WIDTH, HEIGHT = 560, 220
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 36
-HUMAN, MACHINE, THRESHOLD, ACCURACY, BOUND, COST = (
-    "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#e45756",
+HUMAN, MACHINE, THRESHOLD, ACCURACY, BOUND, COST, TARGET = (
+    "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#e45756", "#333333",
 )
+ATTRIBUTE_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#e45756")
+
+ChartKind = Literal["bar", "line"]
 
 
 @dataclass(frozen=True, slots=True)
 class Series:
+    """One dataset of a chart: a value per category (None: no value there). `colour` is one
+    colour, or one per category (a bar chart whose bars differ in colour)."""
+
     name: str
-    colour: str
+    colour: str | tuple[str, ...]
     values: tuple[float | None, ...]
+    dashed: bool = False  # a reference line, such as a target or a gate
 
 
-def _x(i: int, n: int) -> float:
-    span = WIDTH - LEFT - RIGHT
-    return LEFT + span * (i + 0.5) / max(n, 1)
+@dataclass(frozen=True, slots=True)
+class Chart:
+    kind: ChartKind
+    title: str
+    x_title: str
+    y_title: str
+    categories: tuple[str, ...]
+    series: tuple[Series, ...]
+    percent: bool = False  # values in [0, 1], drawn on a 0-100 % axis
+    horizontal: bool = False
+    counts: bool = False  # whole numbers: the value axis ticks only at whole numbers
+
+    def __post_init__(self) -> None:
+        for s in self.series:
+            if len(s.values) != len(self.categories):
+                raise ValueError(
+                    f"chart {self.title!r}: series {s.name!r} has {len(s.values)} values for"
+                    f" {len(self.categories)} categories"
+                )
+
+    def to_json(self) -> dict[str, Any]:
+        """What charts.js reads from the canvas's `data-chart` attribute."""
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "xTitle": self.x_title,
+            "yTitle": self.y_title,
+            "categories": list(self.categories),
+            "series": [
+                {"name": s.name,
+                 "colour": s.colour if isinstance(s.colour, str) else list(s.colour),
+                 "values": list(s.values), "dashed": s.dashed}
+                for s in self.series
+            ],
+            "percent": self.percent,
+            "horizontal": self.horizontal,
+            "counts": self.counts,
+        }
 
 
-def _y(value: float, low: float, top: float) -> float:
-    """Where `value` lies on an axis from `low` (the plot's bottom) to `top`."""
-    span = HEIGHT - TOP - BOTTOM
-    return HEIGHT - BOTTOM - span * ((value - low) / (top - low) if top > low else 0.0)
-
-
-def _frame(
-    title: str,
-    low: float,
-    top: float,
-    numbers: Sequence[int],
-    percent: bool,
-    axis_label: str = "iteration",
-) -> list[str]:
-    parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}"'
-        f' height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{escape(title)}</title>",
-    ]
-    for step in range(5):
-        value = low + (top - low) * step / 4
-        y = _y(value, low, top)
-        label = f"{value:.0%}" if percent else f"{value:.3g}"
-        parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"'
-            ' stroke="#ddd" stroke-width="1"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11"'
-            f' fill="#555">{escape(label)}</text>'
-        )
-    axis = _y(0.0, low, top)
-    parts.append(
-        f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{axis:.1f}" y2="{axis:.1f}"'
-        ' stroke="#888" stroke-width="1"/>'
-    )
-    for i, number in enumerate(numbers):
-        parts.append(
-            f'<text x="{_x(i, len(numbers)):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle"'
-            f' font-size="11" fill="#555">{number}</text>'
-        )
-    parts.append(
-        f'<text x="{(WIDTH + LEFT) / 2:.0f}" y="{HEIGHT - 4}" text-anchor="middle" font-size="11"'
-        f' fill="#555">{escape(axis_label)}</text>'
-    )
-    return parts
-
-
-def _legend(series: Sequence[Series]) -> str:
-    items = []
-    for i, s in enumerate(series):
-        x = LEFT + 130 * i
-        items.append(
-            f'<rect x="{x}" y="2" width="10" height="10" fill="{s.colour}"/>'
-            f'<text x="{x + 14}" y="11" font-size="11" fill="#333">{escape(s.name)}</text>'
-        )
-    return "".join(items)
-
-
-def bar_chart(title: str, numbers: Sequence[int], series: Sequence[Series]) -> Markup:
-    """Bars side by side per iteration, one colour per series, each rising from the axis (0)
-    to its value, or falling below it for a negative one."""
-    drawn = [v for s in series for v in s.values if v is not None]
-    low, top = min([0.0, *drawn]), max([0.0, *drawn])
-    if top == low:
-        top = 1.0
-    parts = _frame(title, low, top, numbers, percent=False)
-    axis = _y(0.0, low, top)
-    slot = (WIDTH - LEFT - RIGHT) / max(len(numbers), 1)
-    width = slot * 0.8 / max(len(series), 1)
-    for k, s in enumerate(series):
-        for i, value in enumerate(s.values):
-            if value is None:
-                continue
-            x = _x(i, len(numbers)) - slot * 0.4 + k * width
-            end = _y(value, low, top)
-            parts.append(
-                f'<rect class="chart-bar" data-series="{escape(s.name)}" data-value="{value:g}"'
-                f' x="{x:.1f}" y="{min(axis, end):.1f}" width="{width:.1f}"'
-                f' height="{abs(axis - end):.1f}" fill="{s.colour}"/>'
-            )
-    parts.append(_legend(series))
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def line_chart(
-    title: str,
-    numbers: Sequence[int],
-    series: Sequence[Series],
-    *,
-    target: float | None = None,
-    axis_label: str = "iteration",
-) -> Markup:
-    """Lines over iterations (or what `axis_label` names) on a 0-100 % axis; a dashed line at
-    `target`."""
-    parts = _frame(title, 0.0, 1.0, numbers, percent=True, axis_label=axis_label)
-    if target is not None:
-        y = _y(target, 0.0, 1.0)
-        parts.append(
-            f'<line class="target" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"'
-            ' stroke="#333" stroke-dasharray="4 3" stroke-width="1"/>'
-        )
-    for s in series:
-        points = [
-            (_x(i, len(numbers)), _y(v, 0.0, 1.0)) for i, v in enumerate(s.values) if v is not None
-        ]
-        if len(points) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-            parts.append(
-                f'<polyline points="{path}" fill="none" stroke="{s.colour}" stroke-width="2"/>'
-            )
-        parts += [
-            f'<circle class="point" data-series="{escape(s.name)}" cx="{x:.1f}" cy="{y:.1f}"'
-            f' r="3" fill="{s.colour}"/>'
-            for x, y in points
-        ]
-    parts.append(_legend(series))
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def iteration_charts(iterations: Sequence[Iteration], target: float) -> dict[str, Markup]:
+def iteration_charts(iterations: Sequence[Iteration], target: float) -> dict[str, Chart]:
     """The job page's three charts: labels per iteration, threshold and validation accuracy
     with its bound against the target, and cost."""
-    numbers = [i.number for i in iterations]
+    numbers = tuple(str(i.number) for i in iterations)
 
     def values(name: str) -> tuple[float | None, ...]:
         return tuple(getattr(i, name) for i in iterations)
 
     return {
-        "labels": bar_chart(
-            "Labels per iteration",
-            numbers,
-            [
-                Series("human", HUMAN, values("human_labeled")),
-                Series("machine", MACHINE, values("machine_labeled")),
-            ],
+        "labels": Chart(
+            "bar", "Labels per iteration", "iteration", "labels", numbers,
+            (Series("human", HUMAN, values("human_labeled")),
+             Series("machine", MACHINE, values("machine_labeled"))),
+            counts=True,
         ),
-        "accuracy": line_chart(
-            "Threshold and validation accuracy",
-            numbers,
-            [
-                Series("threshold", THRESHOLD, values("threshold")),
-                Series("val. accuracy", ACCURACY, values("validation_accuracy")),
-                Series("accuracy bound", BOUND, values("accuracy_bound")),
-            ],
-            target=target,
+        "accuracy": Chart(
+            "line", "Threshold and validation accuracy", "iteration", "share", numbers,
+            (Series("threshold", THRESHOLD, values("threshold")),
+             Series("val. accuracy", ACCURACY, values("validation_accuracy")),
+             Series("accuracy bound", BOUND, values("accuracy_bound")),
+             Series("target", TARGET, (target,) * len(numbers), dashed=True)),
+            percent=True,
         ),
-        "cost": bar_chart("Cost per iteration", numbers, [Series("cost", COST, values("cost"))]),
+        "cost": Chart(
+            "bar", "Cost per iteration", "iteration", "cost", numbers,
+            (Series("cost", COST, values("cost")),),
+        ),
     }
+
+
+def counts_chart(title: str, counts: Mapping[str, int], colours: Mapping[str, str]) -> Chart:
+    """One horizontal bar per count, in `colours`' order, each its own colour."""
+    names = tuple(colours)
+    return Chart(
+        "bar", title, "count", "", names,
+        (Series("count", tuple(colours[n] for n in names),
+                tuple(float(counts.get(n, 0)) for n in names)),),
+        horizontal=True, counts=True,
+    )
+
+
+def label_chart(
+    per_attribute: Mapping[str | None, Mapping[str, int]], labels: Sequence[str]
+) -> Chart:
+    """Images per label, one series per label attribute (an image labeled under two attributes
+    counts in each), labels in the label set's order then any other label an image has."""
+    names = list(labels) + sorted(
+        {n for counts in per_attribute.values() for n in counts} - set(labels)
+    )
+    series = tuple(
+        Series(attribute or "no attribute", ATTRIBUTE_COLOURS[i % len(ATTRIBUTE_COLOURS)],
+               tuple(float(counts.get(n, 0)) for n in names))
+        for i, (attribute, counts) in enumerate(per_attribute.items())
+    )
+    return Chart("bar", "Images per label", "label", "images", tuple(names), series, counts=True)

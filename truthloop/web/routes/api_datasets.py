@@ -1,17 +1,19 @@
-"""REST API: datasets, pages of their items with labels, and item images (managers only)."""
+"""REST API: datasets, pages of their items with labels (filtered by split, label, who made it
+and confidence), their splits set by ratio or by hand, and item images (managers only)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from truthloop.core.serialize import value_to_json
-from truthloop.core.types import Split
+from truthloop.core.types import Source, Split
 from truthloop.storage import datasets as store
-from truthloop.storage import gallery
+from truthloop.storage import gallery, splits
+from truthloop.web.dataset_schemas import SplitChange, SplitCounts
 from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
 from truthloop.web.images import image_response
 from truthloop.web.schemas import (
@@ -73,18 +75,53 @@ def item_public(item: gallery.GalleryItem) -> ItemPublic:
     )
 
 
+Confidence = Annotated[float | None, Query(ge=0, le=1)]
+Text = Annotated[str | None, Query(min_length=1, max_length=256)]
+
+
+def item_filter(
+    split: Split | None = None,
+    label: Text = None,
+    source: Source | None = None,
+    worker: Text = None,
+    min_confidence: Confidence = None,
+    max_confidence: Confidence = None,
+) -> gallery.ItemFilter:
+    """The items a page asks for (gallery.ItemFilter says what each condition means); a
+    minimum above the maximum is refused there."""
+    return gallery.ItemFilter(
+        split=split, label=label, source=source, worker=worker,
+        min_confidence=min_confidence, max_confidence=max_confidence,
+    )
+
+
 @router.get("/datasets/{name}/items")
 def items(
     session: SessionDep,
     _: RequireManager,
     name: str,
+    where: Annotated[gallery.ItemFilter, Depends(item_filter)],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 48,
-    split: Split | None = None,
 ) -> ItemPage:
     row = store.get_dataset(session, name)
-    page, total = gallery.item_page(session, row.id, offset=offset, limit=limit, split=split)
+    page, total = gallery.item_page(session, row.id, offset=offset, limit=limit, where=where)
     return ItemPage(total=total, offset=offset, items=[item_public(i) for i in page])
+
+
+@router.post("/datasets/{name}/split")
+def set_split(project: ProjectDep, _: RequireManager, name: str, body: SplitChange) -> SplitCounts:
+    """Sets the items' splits: every item by `train_share` (seeded, stratified by label), or
+    the items `items` into `split`."""
+    # The write lock first (SQLite): two changes at once are taken one after the other.
+    with project.db.session(immediate=True) as session:
+        row = store.get_dataset(session, name)
+        if body.train_share is not None:
+            counts = splits.split_by_ratio(session, row, body.train_share, seed=body.seed)
+        else:
+            assert body.items is not None and body.split is not None  # SplitChange checked
+            counts = splits.assign_split(session, row, body.items, body.split)
+    return SplitCounts(items_per_split=counts)
 
 
 @router.get("/items/{item_id}/image", response_class=Response)

@@ -4,12 +4,15 @@
 - the file itself as the request body (any content type but JSON), streamed to
   `<home>/uploads/<uuid>/` and never held in memory, its options in the query string:
   `format` (required), `filename`, `label_attribute`, `on_error`, `labels` (comma-separated),
-  `split`, `image_root`, `background`; or
+  `split`, `image_root`, `background`, `copy`, `verify_images`. A zip (the portal packs many
+  files into one) is unpacked and its images copied into the blob store; `annotations` names
+  its annotation file when it holds more than one (datasets/uploads.py); or
 - JSON `{"path": ..., "format": ..., <the same options>}` naming a file or folder on the
   server inside the allowed roots.
 A source under INLINE_MAX_BYTES is imported during the request (201, the import's report); a
-larger one, or any with `background`, is queued for the background worker (202, its id and
-the URL that reports its progress). Either way it is one transaction with the CLI's refusals.
+larger one, or any with `background`, `copy` or `verify_images` (they open every image), is
+queued for the background worker (202, its id and the URL that reports its progress, with each
+refusal by line). Either way it is one transaction with the CLI's refusals.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from truthloop.datasets import queued
+from truthloop.datasets import queued, uploads
 from truthloop.datasets.importing import check_dataset_name
 from truthloop.errors import InputError
 from truthloop.storage.project import Project
@@ -52,6 +55,9 @@ async def import_dataset(
     split: str | None = None,
     image_root: str | None = None,
     background: bool = False,
+    copy: bool = False,
+    verify_images: bool = False,
+    annotations: str | None = None,
 ) -> JSONResponse:
     check_dataset_name(name)
     if request.headers.get("content-type", "").startswith("application/json"):
@@ -69,16 +75,25 @@ async def import_dataset(
         options = {
             "label_attribute": label_attribute, "on_error": on_error, "split": split,
             "image_root": image_root,
-            "labels": [x.strip() for x in labels.split(",") if x.strip()] if labels else None,
+            "labels": labels or None,
+            "copy": copy or None, "verify_images": verify_images or None,
         }
         upload = True
     if not isinstance(fmt, str):
         raise InputError("say the source's format (format=groundtruth, coco, ...)")
     queued.check_format(fmt)
     options = queued.check_options(project, options)
+    background = background or queued.needs_queue(options)
     if upload:
         source = await _receive(request, project, filename, fmt)
     try:
+        if upload and uploads.is_zip(source):
+            source = await run_in_threadpool(_unpacked, project, source, fmt, annotations)
+            # Its images lie in the upload folder, removed once imported: they are copied into
+            # the blob store, which opens each, so it is queued.
+            options["copy"] = background = True
+        elif annotations:
+            raise InputError("annotations names the annotation file inside an uploaded zip")
         size = source.stat().st_size if source.is_file() else 0
         if background or size > INLINE_MAX_BYTES:
             import_id = queued.queue_import(
@@ -89,11 +104,11 @@ async def import_dataset(
             return JSONResponse(answer.model_dump(), status_code=202, headers={"Location": url})
         report = await run_in_threadpool(queued.import_now, project, name, source, fmt, options)
     except BaseException:
-        if upload and not background:
-            queued.remove_upload(source)  # the client still has it; it is not queued
+        if upload:
+            queued.remove_upload(project, source)  # not queued: the client still has it
         raise
     if upload:
-        queued.remove_upload(source)
+        queued.remove_upload(project, source)
     return JSONResponse(report.to_json(), status_code=201)
 
 
@@ -130,6 +145,11 @@ async def _receive(request: Request, project: Project, filename: str | None, fmt
                 # On a worker thread: a disk that stalls must not stall every other request.
                 await run_in_threadpool(out.write, chunk)
     except BaseException:
-        queued.remove_upload(dest)
+        queued.remove_upload(project, dest)
         raise
     return dest
+
+
+def _unpacked(project: Project, archive: Path, fmt: str, annotations: str | None) -> Path:
+    folder = uploads.unpack(archive, project.settings.max_upload_bytes)
+    return uploads.pick_source(folder, fmt, annotations)

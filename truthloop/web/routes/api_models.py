@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from truthloop.ml import registry, serving
+from truthloop.ml import registry, serving, training_runs
 from truthloop.review import routing
 from truthloop.storage.project import Project
 from truthloop.web.deps import CurrentUser, ProjectDep, RequireManager
@@ -23,6 +23,7 @@ from truthloop.web.model_schemas import (
     ModelVersionPublic,
     detect_input,
 )
+from truthloop.web.training_schemas import StartRequest
 
 router = APIRouter(prefix="/api", tags=["models"])
 
@@ -41,8 +42,13 @@ def model(project: ProjectDep, _: CurrentUser, version: str) -> ModelVersionPubl
 
 
 @router.post("/models/{version}/start")
-def start(project: ProjectDep, _: RequireManager, version: str) -> ModelVersionPublic:
-    return ModelVersionPublic.of(serving.start_version(project, version))
+def start(
+    project: ProjectDep, _: RequireManager, version: str, body: StartRequest | None = None
+) -> ModelVersionPublic:
+    """Start the version; `inference_units` is recorded and shown (serving loads the model in
+    each web process that detects with it, so the number is not acted on yet)."""
+    units = body.inference_units if body is not None else training_runs.MIN_UNITS
+    return ModelVersionPublic.of(training_runs.start_version(project, version, units))
 
 
 @router.post("/models/{version}/stop")

@@ -6,14 +6,13 @@ the report only compares: V2 is trained by `truthloop feedback report`, never in
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from truthloop.labeling.feedback import get_feedback, list_feedback, start_feedback
 from truthloop.labeling.feedback.collect import answered_counts, collect_feedback
 from truthloop.labeling.feedback.report import feedback_report
+from truthloop.web.charts import counts_chart
 from truthloop.web.deps import ProjectDep, RequireManager
 from truthloop.web.feedback_schemas import (
     CollectResultPublic,
@@ -66,16 +65,6 @@ def report(
     return FeedbackReportPublic.of(feedback_report(project, run, test_dataset, train=False))
 
 
-def _chart(counts: dict[str, int]) -> list[dict[str, Any]]:
-    """One bar per count, its length a percentage of the largest."""
-    largest = max(counts.values(), default=0) or 1
-    return [
-        {"name": name, "value": counts[name], "colour": colour,
-         "length": round(100 * counts[name] / largest, 1)}
-        for name, colour in COUNT_COLOURS.items()
-    ]
-
-
 @router.get("/feedback", include_in_schema=False)
 def runs_page(request: Request, project: ProjectDep, user: RequireManager) -> Response:
     return render(request, "feedback_runs.html", user, runs=list_feedback(project))
@@ -87,5 +76,8 @@ def run_page(request: Request, project: ProjectDep, user: RequireManager, run: s
     counts, missing = answered_counts(project, run)
     return render(
         request, "feedback_run.html", user,
-        run=found, chart=_chart(counts.to_json()), missing=missing,
+        run=found, missing=missing,
+        counts_chart=counts_chart(
+            "What people did with the proposals", counts.to_json(), COUNT_COLOURS
+        ),
     )

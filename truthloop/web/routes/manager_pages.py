@@ -4,21 +4,24 @@ and worker quality. Forms post here; the work is done by the same services the A
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from truthloop import labeling, people
 from truthloop.core import job_terms
-from truthloop.core.types import Split
+from truthloop.core.types import Source, Split
+from truthloop.errors import InputError
 from truthloop.labeling.autolabel import autolabel_terms, iterations
 from truthloop.labeling.instructions import render_instructions
 from truthloop.labeling.start import start_job
 from truthloop.storage import datasets as store
 from truthloop.storage import gallery
-from truthloop.web.charts import iteration_charts
+from truthloop.web.charts import iteration_charts, label_chart
 from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
 from truthloop.web.job_schemas import JobForm
+from truthloop.web.routes.api_datasets import item_filter
 from truthloop.web.templating import render
 from truthloop.web.text_fields import Line, Text
 from truthloop.web.views import percent, thumb
@@ -43,6 +46,38 @@ def datasets(request: Request, session: SessionDep, user: RequireManager) -> Res
     return render(request, "datasets.html", user, datasets=store.list_datasets(session))
 
 
+FILTER_FIELDS = ("split", "label", "source", "worker", "min_confidence", "max_confidence")
+"""The dataset page's filter form fields, named as the items API's query parameters."""
+
+
+def _page_filter(request: Request) -> tuple[gallery.ItemFilter, dict[str, str]]:
+    """The filter the dataset page's form asks for, and the fields given. A form sends every
+    field, an empty one meaning "any", so empty ones are dropped before the items API's own
+    checks (item_filter) judge the rest."""
+    given = {k: v for k in FILTER_FIELDS if (v := request.query_params.get(k, "").strip())}
+    try:
+        where = item_filter(
+            split=Split(given["split"]) if "split" in given else None,
+            label=given.get("label"),
+            source=Source(given["source"]) if "source" in given else None,
+            worker=given.get("worker"),
+            min_confidence=_confidence(given, "min_confidence"),
+            max_confidence=_confidence(given, "max_confidence"),
+        )
+    except ValueError as exc:
+        raise InputError(f"the dataset page's filter: {exc}") from exc
+    return where, given
+
+
+def _confidence(given: dict[str, str], name: str) -> float | None:
+    if name not in given:
+        return None
+    try:
+        return float(given[name])
+    except ValueError:
+        raise InputError(f"{name} must be a number from 0 to 1, not {given[name]!r}") from None
+
+
 @router.get("/datasets/{name}")
 def dataset(
     request: Request,
@@ -50,17 +85,22 @@ def dataset(
     user: RequireManager,
     name: str,
     page: Annotated[int, Query(ge=1)] = 1,
-    split: Split | None = None,
 ) -> Response:
     row = store.get_dataset(session, name)
+    where, given = _page_filter(request)
     items, total = gallery.item_page(
-        session, row.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, split=split
+        session, row.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, where=where
     )
+    summary = store.summarize(session, row)
     return render(
         request, "dataset.html", user,
-        dataset=row, summary=store.summarize(session, row), thumbs=[thumb(i) for i in items],
-        total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)), split=split,
-        splits=list(Split),
+        dataset=row, summary=summary, thumbs=[thumb(i) for i in items],
+        total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)), split=where.split,
+        splits=list(Split), sources=list(Source), filters=given,
+        pager_query="".join(f"&{k}={quote(v)}" for k, v in given.items()),
+        label_chart=label_chart(
+            {c.attribute: c.images_per_label for c in summary.attributes}, summary.labels
+        ),
     )
 
 

@@ -3,10 +3,10 @@ deployed version, its versions' F1 as a chart against the gate, the parameters, 
 their history, the counters, refreshed while the page is open, and the recent runs), and a
 run's page with its steps drawn as a timeline.
 
-The chart and the timeline are inline SVG drawn here (web/charts.py's way: no script, nothing
-fetched, every text escaped). A parameter is changed by a form per row posting to
-`/pipelines/{name}/params`, with the portal's CSRF field; a refused value shows the parameter
-store's own message (its name and range) on the error page.
+The F1 chart is defined here as data and drawn by Chart.js (web/charts.py); the timeline is
+inline SVG drawn here (no script, nothing fetched, every text escaped). A parameter is changed
+by a form per row posting to `/pipelines/{name}/params`, with the portal's CSRF field; a
+refused value shows the parameter store's own message (its name and range) on the error page.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from truthloop.pipeline.overview import (
     step_json,
 )
 from truthloop.storage.tables import UserRow
-from truthloop.web.charts import Series, line_chart
+from truthloop.web.charts import Chart, Series
 from truthloop.web.deps import ProjectDep, RequireManager, SessionDep
 from truthloop.web.templating import render
 from truthloop.web.text_fields import Line
@@ -48,7 +48,7 @@ router = APIRouter(include_in_schema=False)
 
 HISTORY_SHOWN = 20
 """Parameter changes a pipeline's page lists."""
-F1_COLOUR = "#4c78a8"
+F1_COLOUR, GATE_COLOUR = "#4c78a8", "#333333"
 STATUS_COLOURS = {
     "running": "#4c78a8",
     "succeeded": "#54a24b",
@@ -97,17 +97,17 @@ def _username(session: Session, user_id: int | None) -> str:
     return user.username if user is not None else "-"
 
 
-def _f1_chart(versions: Sequence[dict[str, Any]], gate: float) -> Markup | None:
-    """Each version's F1 on its test split, with the gate (Minimum-F1-Score) dashed; None
-    before any version trained."""
+def _f1_chart(versions: Sequence[dict[str, Any]], gate: float) -> Chart | None:
+    """Each version's F1 on its test split, with the gate (Minimum-F1-Score) as a dashed line;
+    None before any version trained."""
     if not versions:
         return None
-    return line_chart(
-        "F1 per version",
-        [int(v["number"]) for v in versions],
-        [Series("F1", F1_COLOUR, tuple(v["f1"] for v in versions))],
-        target=gate,
-        axis_label="version",
+    return Chart(
+        "line", "F1 per version", "version", "F1",
+        tuple(str(v["number"]) for v in versions),
+        (Series("F1", F1_COLOUR, tuple(v["f1"] for v in versions)),
+         Series(MINIMUM_F1_SCORE.name, GATE_COLOUR, (gate,) * len(versions), dashed=True)),
+        percent=True,
     )
 
 
