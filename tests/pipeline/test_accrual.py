@@ -15,16 +15,18 @@ from tests.ml.shapes import LABELS, shapes
 from tests.ml.stored import store_shapes
 from tests.pipeline.conftest import UNSEEN, Line, incoming, truth
 from tests.pipeline.test_intake import deploy_v1
-from truthloop.core.types import Classification
+from truthloop.core.types import Box, Classification
+from truthloop.labeling import next_task
 from truthloop.ml.backend import Task
 from truthloop.ml.fake import FakeModel
 from truthloop.people import add_member, add_team, add_user
 from truthloop.pipeline import PipelineSpec, create_pipeline, get_pipeline, list_runs, set_param
-from truthloop.pipeline.accrual import accrue, audit_accuracy, reviewed_value
+from truthloop.pipeline.accrual import accrue, audit_accuracy, pixel_boxes, reviewed_value
 from truthloop.pipeline.intake import NONE_OF_THE_ABOVE, submit
 from truthloop.pipeline.review_flow import create_review_flow
 from truthloop.pipeline.sampling import sample
 from truthloop.pipeline.training import check_training, count_labeled
+from truthloop.review import get_flow, submit_review
 from truthloop.sim.pipeline_reviewers import answer_loops
 from truthloop.storage.datasets import get_dataset, iter_records
 from truthloop.storage.project import Project
@@ -185,3 +187,46 @@ def test_a_boxes_pipeline_reviews_the_models_boxes_and_accrues_the_corrected_one
         [annotation] = record.annotations
         digest = record.uri.rsplit("/", 1)[-1].split(".")[0]
         assert annotation.value == expected[digest]
+
+
+def test_boxes_that_do_not_read_as_boxes_are_refused_one_by_one() -> None:
+    good = {"label": "disc", "left": 1, "top": 2, "width": 3, "height": 4}
+    assert pixel_boxes([good]) == (Box("disc", 1, 2, 3, 4),)
+    assert pixel_boxes([]) == ()
+    for bad in (
+        {**good, "left": "1"},
+        {**good, "width": float("nan")},
+        {**good, "height": 0},
+        {**good, "top": True},
+        {**good, "label": 7},
+        {"label": "disc"},
+        "disc",
+    ):
+        assert pixel_boxes([good, bad]) is None, bad
+    answer = {"annotatedResult": {"boundingBoxes": [{**good, "left": "x"}]}}
+    assert reviewed_value([answer], "detection", {}) is None
+
+
+def test_an_answer_that_does_not_read_is_recorded_and_the_others_go_on(line: Line) -> None:
+    deploy_v1(line)
+    submit(line.project, "shapes", incoming(UNSEEN)[:2])
+    # The first loop's form sends what no classifier element writes; the second is answered.
+    with line.project.session() as session:
+        job_id = get_flow(session, line.flow).job_id
+    task = next_task(line.project.db, job_id, line.reviewers[0])
+    assert task is not None
+    hostile = {"category": {"label": ["<img src=x onerror=alert(1)>"]}}
+    submit_review(
+        line.project,
+        task.task_id,
+        line.reviewers[0],
+        client_id="c-1",
+        answer=hostile,
+        seconds=1.0,
+    )
+    answer_loops(line.project, line.flow, truth(UNSEEN), line.reviewers)
+    before = len(training_uris(line))
+    accrued = accrue(line.project, "shapes")
+    assert accrued.outcomes == {"no-answer": 1, "added": 1}
+    assert len(training_uris(line)) == before + 1
+    assert accrue(line.project, "shapes").loops == 0  # recorded: not read again each tick

@@ -18,6 +18,7 @@ the label most of them gave (the first reviewer's on a tie); for boxes, the firs
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -224,22 +225,41 @@ def _label_in(answer: Mapping[str, Any]) -> str | None:
 
 def _boxes_in(answer: Mapping[str, Any]) -> tuple[Box, ...] | None:
     """The boxes crowd-bounding-box gave (`{"<name>": {"boundingBoxes": [...]}}`), or None
-    when the answer holds none (an answer may rightly hold an empty list)."""
+    when the answer holds none or a box that does not read as one (an answer may rightly hold
+    an empty list)."""
     for value in answer.values():
         if isinstance(value, Mapping) and isinstance(value.get("boundingBoxes"), list):
-            return tuple(
-                Box(
-                    str(b["label"]),
-                    float(b["left"]),
-                    float(b["top"]),
-                    float(b["width"]),
-                    float(b["height"]),
-                )
-                for b in value["boundingBoxes"]
-                if isinstance(b, Mapping)
-                and {"label", "left", "top", "width", "height"} <= b.keys()
-            )
+            return pixel_boxes(value["boundingBoxes"])
     return None
+
+
+_BOX_KEYS = ("left", "top", "width", "height")
+
+
+def _finite(value: object) -> float | None:
+    """A JSON number that is one (not a bool, NaN or an infinity) as a float, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def pixel_boxes(items: Sequence[Any]) -> tuple[Box, ...] | None:
+    """Boxes given as crowd-bounding-box writes them (`label`, `left`, `top`, `width`,
+    `height`, in pixels); None when any is not one: a text label and finite numbers, with a
+    width and height above 0. A form's answer is stored as sent, so this is where it is read
+    strictly; an answer that does not read adds nothing rather than stopping the accrual."""
+    boxes = []
+    for item in items:
+        if not isinstance(item, Mapping) or not isinstance(item.get("label"), str):
+            return None
+        numbers = [_finite(item.get(key)) for key in _BOX_KEYS]
+        if None in numbers:
+            return None
+        left, top, width, height = (n or 0.0 for n in numbers)
+        if width <= 0 or height <= 0:
+            return None
+        boxes.append(Box(item["label"], left, top, width, height))
+    return tuple(boxes)
 
 
 def _add_to_dataset(
@@ -294,17 +314,8 @@ def _model_answer(content: Mapping[str, Any], task: str) -> Value | None:
     initial = content.get("initialValue")
     if task == "classification":
         return Classification(initial) if isinstance(initial, str) else None
-    boxes = [
-        Box(
-            str(b["label"]),
-            float(b["left"]),
-            float(b["top"]),
-            float(b["width"]),
-            float(b["height"]),
-        )
-        for b in initial or []
-    ]
-    return Boxes(tuple(boxes))
+    boxes = pixel_boxes(initial) if isinstance(initial, list) else None
+    return Boxes(boxes) if boxes is not None else None
 
 
 def _answer_json(answer: Value | str | None) -> dict[str, Any] | None:
