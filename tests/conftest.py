@@ -14,8 +14,8 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for _var in ("TRUTHLOOP_HOME", "TRUTHLOOP_DATABASE_URL", "TRUTHLOOP_BLOB_URL",
-             "TRUTHLOOP_ALLOWED_ROOTS", "TRUTHLOOP_S3_ENDPOINT_URL", "TRUTHLOOP_BASE_URL",
-             "TRUTHLOOP_TRUSTED_PROXIES"):
+             "TRUTHLOOP_ALLOWED_ROOTS", "TRUTHLOOP_ALLOWED_S3_PREFIXES",
+             "TRUTHLOOP_S3_ENDPOINT_URL", "TRUTHLOOP_BASE_URL", "TRUTHLOOP_TRUSTED_PROXIES"):
     os.environ.pop(_var, None)
 # Tests train tiny models on tiny data, where the scratch backbone takes seconds; those of the
 # pretrained one (the default a user gets) name it, in tests/ml/test_efficientnet.py and

@@ -7,6 +7,7 @@
 | blob_url         | TRUTHLOOP_BLOB_URL            | <home>/blobs (any fsspec URL, e.g. s3://) |
 | s3_endpoint_url  | TRUTHLOOP_S3_ENDPOINT_URL     | AWS's endpoint (set it for MinIO, moto)   |
 | allowed_roots    | TRUTHLOOP_ALLOWED_ROOTS       | none beyond the manifest folder and home  |
+| allowed_s3_prefixes | TRUTHLOOP_ALLOWED_S3_PREFIXES | none: no s3:// prefix may be imported  |
 | max_image_pixels | TRUTHLOOP_MAX_IMAGE_PIXELS    | 64 megapixels (decompression-bomb guard)  |
 | max_image_bytes  | TRUTHLOOP_MAX_IMAGE_BYTES     | 50 MB                                     |
 | max_request_bytes| TRUTHLOOP_MAX_REQUEST_BYTES   | 10 MB (larger portal/API bodies get 413)  |
@@ -34,6 +35,11 @@ whoever sends the request chooses): set it to the address people reach the porta
 `queue_url` is where the background workers' task queue (huey) lives: a SQLite file in the
 home by default, which the worker processes of one host share; a `redis://` URL lets workers on
 several hosts share it.
+
+`allowed_s3_prefixes` is a comma-separated list of `s3://bucket/prefix` values a dataset may be
+imported from (`dataset import NAME s3://bucket/prefix --format folders`, or the same URI as the
+API's or import page's server path); a source is allowed when it lies inside one of them,
+folder by folder.
 
 `trusted_proxies` is a comma-separated list of addresses or networks (`127.0.0.1,10.0.0.0/8`)
 of reverse proxies whose `X-Forwarded-For` is believed; the sign-in throttle counts failures
@@ -65,6 +71,7 @@ class Settings(BaseSettings):
     blob_url: str | None = None
     s3_endpoint_url: str | None = None
     allowed_roots: Annotated[tuple[Path, ...], NoDecode] = ()
+    allowed_s3_prefixes: Annotated[tuple[str, ...], NoDecode] = ()
     max_image_pixels: int = MAX_IMAGE_PIXELS
     max_image_bytes: int = MAX_IMAGE_BYTES
     max_request_bytes: int = 10_000_000
@@ -89,6 +96,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(Path(p) for p in value.split(os.pathsep) if p)
         return value
+
+    @field_validator("allowed_s3_prefixes", mode="before")
+    @classmethod
+    def _split_s3_prefixes(cls, value: Any) -> object:
+        names = value.split(",") if isinstance(value, str) else value
+        prefixes = tuple(str(p).strip() for p in names if str(p).strip())
+        # Checked here, so a typo fails at start-up rather than allowing nothing in silence.
+        for prefix in prefixes:
+            if not prefix.startswith("s3://") or not prefix[5:].strip("/"):
+                raise ValueError(f"{prefix!r} is not an s3://bucket/prefix")
+        return prefixes
 
     @field_validator("base_url")
     @classmethod

@@ -119,7 +119,7 @@ def test_large_sources_are_read_in_a_child_unless_images_are_opened(
     sqlite_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     manifest = write_manifest(tmp_path / "m.manifest", [box_line("s3://b/a.png", [])])
-    children: list[Path] = []
+    children: list[Path | str] = []
     read_in_child = reading.read_in_child
 
     def spy(source: reading.SourceSpec, rules: reading.Rules):

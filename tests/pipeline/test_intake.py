@@ -149,6 +149,9 @@ def test_an_s3_intake_is_listed_and_detected(line: Line, s3_endpoint: str) -> No
     s3.put_object(Bucket=bucket, Key="incoming/a.png", Body=png(UNSEEN, 0))
     s3.put_object(Bucket=bucket, Key="incoming/b.png", Body=png(UNSEEN, 1))
     line.project.settings.s3_endpoint_url = s3_endpoint
+    with pytest.raises(InputError, match="outside the allowed S3 prefixes"):
+        set_intake(line.project, "shapes", f"s3://{bucket}/incoming/")
+    line.project.settings.allowed_s3_prefixes = (f"s3://{bucket}/incoming",)
     set_intake(line.project, "shapes", f"s3://{bucket}/incoming/")
     found = scan_intake(line.project, "shapes")
     assert sorted(r.name for r in found) == [

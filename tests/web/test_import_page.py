@@ -208,7 +208,7 @@ def test_server_paths_formats_and_options_are_refused_with_what_and_why(
     project = any_portal.project
     refused: list[tuple[dict[str, object], str]] = [
         ({"path": str(tmp_path), "format": "folders"}, "outside the allowed roots"),
-        ({"path": "s3://bucket/cats/", "format": "folders"}, "is a URI"),
+        ({"path": "s3://bucket/cats/", "format": "folders"}, "outside the allowed S3 prefixes"),
         ({"path": str(project.home), "format": "parquet"}, "format 'parquet' is not one"),
         ({"path": str(project.home), "format": "folders", "copy": "yes"}, "copy is true or false"),
         ({"path": str(project.home), "format": "folders", "labels": 3}, "labels is a list"),
@@ -374,5 +374,5 @@ def test_dropped_files_are_chosen_and_a_server_path_refused_with_the_servers_rea
     page.fill("input[name=dataset_name]", "remote")
     page.fill("input[name=folder]", "s3://bucket/cats/")
     page.click("#import-form button[type=submit]")
-    expect(page.locator("#import-refused")).to_contain_text("is a URI")
+    expect(page.locator("#import-refused")).to_contain_text("outside the allowed S3 prefixes")
     expect(page).to_have_url(re.compile(r"/datasets/import$"))  # nothing was queued

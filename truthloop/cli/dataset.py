@@ -55,7 +55,13 @@ def _count_lines(path: Path) -> int | None:
 def import_(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Dataset to create or add to.")],
-    source: Annotated[Path, typer.Argument(help="Manifest, annotation file or folder.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Manifest, annotation file or folder; or s3://bucket/prefix (--format folders,"
+            " inside TRUTHLOOP_ALLOWED_S3_PREFIXES)."
+        ),
+    ],
     fmt: Annotated[ReadFormat, typer.Option("--format", "-f", help="Format of SOURCE.")],
     label_attribute: Annotated[
         str | None, typer.Option(help="Manifest label attribute to read (default: all).")
@@ -88,16 +94,19 @@ def import_(
 ) -> None:
     """Import SOURCE into dataset NAME."""
     from truthloop.datasets.importing import import_dataset  # the readers: only when they read
+    from truthloop.formats.paths import is_s3_source
 
+    # Kept a str: a Path would fold the URI's '//' into one.
+    where: Path | str = source if is_s3_source(source) else Path(source)
     with errors_as_messages(json_output):
         project = open_project(ctx)
-        with progress_bar(
-            f"importing {source.name}", _count_lines(source), quiet=json_output
-        ) as update:
+        lines = _count_lines(where) if isinstance(where, Path) else None
+        shown = where.name if isinstance(where, Path) else where
+        with progress_bar(f"importing {shown}", lines, quiet=json_output) as update:
             report = import_dataset(
                 project,
                 name,
-                source,
+                where,
                 fmt=fmt.value,
                 label_attribute=label_attribute,
                 on_error=on_error.value,

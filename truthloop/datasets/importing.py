@@ -30,7 +30,9 @@ from truthloop.errors import (
     InvalidName,
 )
 from truthloop.formats.images import probe
+from truthloop.formats.paths import allowed_s3_prefix, is_s3_source
 from truthloop.storage import datasets as store
+from truthloop.storage.blobs import storage_options
 from truthloop.storage.project import Project
 
 OnError = Literal["abort", "skip"]
@@ -91,27 +93,15 @@ def import_dataset(
 
     Images may be read from the folder of `source` (and below), the project home, the
     project's and the given `allowed_roots`, and `image_root` (COCO: the folder its file names
-    are relative to, when not the JSON file's). `read_in_child` reads the source in a child
-    process while this one stores; by default, for files of 32 MiB and more when no image is
-    opened (`verify_images`, `copy`)."""
+    are relative to, when not the JSON file's). An `s3://bucket/prefix` source (format folders)
+    must lie inside the project's allowed S3 prefixes; its records keep their `s3://` URIs.
+    `read_in_child` reads the source in a child process while this one stores; by default, for
+    files of 32 MiB and more when no image is opened (`verify_images`, `copy`)."""
     check_dataset_name(name)
-    source = Path(source).expanduser().resolve()
-    base = source if source.is_dir() else source.parent
-    root = Path(image_root).expanduser().resolve() if image_root is not None else None
-    spec = reading.SourceSpec(
-        fmt,
-        source,
-        label_attribute,
-        allowed_roots=(
-            base,
-            *((root,) if root else ()),
-            *project.allowed_roots,
-            *(Path(r).resolve() for r in allowed_roots),
-        ),
-        max_pixels=project.settings.max_image_pixels,
-        max_bytes=project.settings.max_image_bytes,
-        image_root=root,
-    )
+    if is_s3_source(source):
+        spec = _s3_spec(project, str(source), fmt, image_root)
+    else:
+        spec = _local_spec(project, Path(source), fmt, label_attribute, allowed_roots, image_root)
     rules = reading.Rules(
         skip_errors=on_error == "skip",
         fixed_labels=LabelSet.from_names(labels) if labels is not None else None,
@@ -145,6 +135,52 @@ def import_dataset(
             raise ImportAborted(error) from error
         raise
     return report
+
+
+def _local_spec(
+    project: Project,
+    source: Path,
+    fmt: str,
+    label_attribute: str | None,
+    allowed_roots: Sequence[Path],
+    image_root: Path | str | None,
+) -> reading.SourceSpec:
+    source = source.expanduser().resolve()
+    base = source if source.is_dir() else source.parent
+    root = Path(image_root).expanduser().resolve() if image_root is not None else None
+    return reading.SourceSpec(
+        fmt,
+        source,
+        label_attribute,
+        allowed_roots=(
+            base,
+            *((root,) if root else ()),
+            *project.allowed_roots,
+            *(Path(r).resolve() for r in allowed_roots),
+        ),
+        max_pixels=project.settings.max_image_pixels,
+        max_bytes=project.settings.max_image_bytes,
+        image_root=root,
+    )
+
+
+def _s3_spec(
+    project: Project, source: str, fmt: str, image_root: Path | str | None
+) -> reading.SourceSpec:
+    """An `s3://bucket/prefix` source, read only inside the allowed prefixes (checked here, so
+    the CLI, the API and the background worker refuse alike), with the project's endpoint."""
+    settings = project.settings
+    uri = allowed_s3_prefix(source, settings.allowed_s3_prefixes)
+    return reading.SourceSpec(
+        fmt,
+        uri,
+        None,
+        allowed_roots=(),
+        max_pixels=settings.max_image_pixels,
+        max_bytes=settings.max_image_bytes,
+        image_root=Path(image_root) if image_root is not None else None,  # refused: not COCO
+        storage_options=storage_options(uri, settings.s3_endpoint_url),
+    )
 
 
 class _Importer:

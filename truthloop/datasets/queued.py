@@ -2,8 +2,9 @@
 worker.
 
 A source is either a file the server received (an upload, kept under `<home>/uploads/<uuid>/`
-until its import ends; a zip unpacked there, datasets/uploads.py) or a path on the server
-inside the allowed roots, checked as the CLI's image references are. A large one is queued as
+until its import ends; a zip unpacked there, datasets/uploads.py), a path on the server
+inside the allowed roots, checked as the CLI's image references are, or an `s3://` prefix
+inside the allowed S3 prefixes (folders as labels), checked as the CLI's. A large one is queued as
 a row of `imports`; the background worker runs it (`run_next`) with `import_dataset`, so it is
 the same one transaction with the same refusals. An import interrupted by a restart stored
 nothing (one transaction): `resume` queues it again. While it runs, its progress is in
@@ -30,7 +31,7 @@ from truthloop.core.text import text_problem
 from truthloop.core.types import Split
 from truthloop.datasets.importing import ImportReport, check_dataset_name, import_dataset
 from truthloop.errors import InputError, NotFound, TruthloopError, UnsafePath
-from truthloop.formats.paths import resolve_local
+from truthloop.formats.paths import allowed_s3_prefix, is_s3_source, resolve_local
 from truthloop.storage.project import Project
 from truthloop.storage.tables import ImportRow
 
@@ -49,6 +50,14 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def import_source(project: Project, ref: str) -> Path | str:
+    """The source a request names: an `s3://` prefix inside the allowed S3 prefixes (a str, as
+    import_dataset takes it), or a path on the server (`server_path`)."""
+    if is_s3_source(ref):
+        return allowed_s3_prefix(ref, project.settings.allowed_s3_prefixes)
+    return server_path(project, ref)
+
+
 def server_path(project: Project, ref: str, what: str = "path") -> Path:
     """`ref`, a path on the server, resolved (symlinks followed) and inside the allowed roots
     (the project home and TRUTHLOOP_ALLOWED_ROOTS), or UnsafePath saying what was refused."""
@@ -56,8 +65,8 @@ def server_path(project: Project, ref: str, what: str = "path") -> Path:
         raise UnsafePath(f"the {what} {ref!r} contains a control character")
     if "://" in ref:
         raise UnsafePath(
-            f"the {what} {ref!r} is a URI; give a path on the server (an s3:// source is"
-            " not read yet: download it under an allowed root first)"
+            f"the {what} {ref!r} is a URI; give a path on the server (only a dataset's source"
+            " may be an s3:// prefix)"
         )
     path = Path(ref)
     if not path.is_absolute():
@@ -132,7 +141,7 @@ def _label_names(labels: object) -> list[str]:
 
 
 def import_now(
-    project: Project, dataset: str, source: Path, fmt: str, options: dict[str, Any]
+    project: Project, dataset: str, source: Path | str, fmt: str, options: dict[str, Any]
 ) -> ImportReport:
     """Import as the CLI does; `options` as check_options left them (JSON, for a queued row)."""
     if options.get("split") is not None:
@@ -145,7 +154,7 @@ def import_now(
 def queue_import(
     project: Project,
     dataset: str,
-    source: Path,
+    source: Path | str,
     fmt: str,
     options: dict[str, Any],
     *,
@@ -199,7 +208,8 @@ def run_next(project: Project) -> int | None:
             return None
         row.status = RUNNING
         import_id, dataset, fmt = row.id, row.dataset, row.fmt
-        source, options, upload = Path(row.source), dict(row.options), row.upload
+        source = row.source if is_s3_source(row.source) else Path(row.source)
+        options, upload = dict(row.options), row.upload
     progress = _progress_file(project, import_id)
     progress.parent.mkdir(parents=True, exist_ok=True)
 
@@ -219,7 +229,7 @@ def run_next(project: Project) -> int | None:
         outcome |= {
             "status": DONE, "items_stored": report.imported, "report": report.to_json(),
         }
-    if upload:
+    if upload and isinstance(source, Path):
         remove_upload(project, source)  # failed too: nothing runs it again
     with contextlib.suppress(OSError, ValueError):
         outcome["lines_read"] = int(progress.read_text() or 0)

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from truthloop import formats
 from truthloop.core.geometry import BOX_SIZE_RULE, big_enough, clip, inside
@@ -46,12 +46,13 @@ class SourceSpec:
     """What `formats.open_reader` needs to open a source, in a form a child process can take."""
 
     fmt: str
-    path: Path
+    path: Path | str  # a local file or folder, or an s3:// prefix (a str)
     label_attribute: str | None
     allowed_roots: tuple[Path, ...]
     max_pixels: int
     max_bytes: int
     image_root: Path | None = None
+    storage_options: dict[str, Any] = field(default_factory=dict)  # an s3:// source's endpoint
 
     def open(self, on_error: formats.ErrorHandler | None) -> formats.Reader:
         return formats.open_reader(
@@ -63,6 +64,7 @@ class SourceSpec:
             max_pixels=self.max_pixels,
             max_bytes=self.max_bytes,
             image_root=self.image_root,
+            storage_options=self.storage_options,
         )
 
 
@@ -224,7 +226,8 @@ def reader_name(reader: object) -> str:
 
 
 def worth_a_child(source: SourceSpec) -> bool:
-    return source.path.is_file() and source.path.stat().st_size >= CHILD_MIN_BYTES
+    path = source.path
+    return isinstance(path, Path) and path.is_file() and path.stat().st_size >= CHILD_MIN_BYTES
 
 
 def read_in_child(source: SourceSpec, rules: Rules) -> Generator[Batch, None, None]:

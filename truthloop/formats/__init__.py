@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,11 @@ from truthloop.formats.a2i import A2IReader
 from truthloop.formats.base import ErrorHandler, Reader
 from truthloop.formats.checked import CheckedReader
 from truthloop.formats.coco import CocoReader, write_coco
-from truthloop.formats.folders import FoldersReader, write_folders
+from truthloop.formats.folders import FoldersReader, S3FoldersReader, write_folders
 from truthloop.formats.groundtruth import GroundTruthReader, write_groundtruth
 from truthloop.formats.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from truthloop.formats.output import atomic_folder
+from truthloop.formats.paths import is_s3_source
 from truthloop.formats.rekognition import RekognitionReader, write_rekognition
 from truthloop.formats.voc import VocReader, write_voc
 from truthloop.formats.yolo import YoloReader, write_yolo
@@ -91,6 +92,7 @@ def open_reader(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     image_root: Path | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Reader:
     """A reader of `source` in format `fmt` (one of READ_FORMATS).
 
@@ -98,17 +100,23 @@ def open_reader(
     holding `source` (or `source` itself, for a folder) is the only root. `label_attribute` only
     applies to the manifest formats and to a2i (the attribute its answers are stored under); the
     image limits only to formats that read image headers; `image_root` (the folder COCO's
-    `file_name`s are relative to) only to COCO.
+    `file_name`s are relative to) only to COCO. An `s3://bucket/prefix` source is read as
+    folders, with fsspec's `storage_options` (its endpoint); checking that it may be read is
+    the caller's (paths.allowed_s3_prefix).
     """
+    limits = {"max_pixels": max_pixels, "max_bytes": max_bytes}
+    if image_root is not None and fmt != "coco":
+        raise FormatError(f"an image root applies to COCO files, not to {fmt}")
+    if is_s3_source(source):
+        if fmt != "folders":
+            raise FormatError(f"an s3:// prefix is read as folders, not as {fmt}", path=str(source))
+        options = storage_options or {}
+        return S3FoldersReader(str(source), options=options, on_error=on_error, **limits)
     source = Path(source)
     _check_source(fmt, source)
-    if image_root is not None:
-        if fmt != "coco":
-            raise FormatError(f"an image root applies to COCO files, not to {fmt}")
-        if not image_root.is_dir():
-            raise FormatError("the image root is not a folder", path=str(image_root))
+    if image_root is not None and not image_root.is_dir():
+        raise FormatError("the image root is not a folder", path=str(image_root))
     roots = tuple(allowed_roots) or _default_roots(source)
-    limits = {"max_pixels": max_pixels, "max_bytes": max_bytes}
     match fmt:
         case "groundtruth" | "rekognition":
             manifest = GroundTruthReader if fmt == "groundtruth" else RekognitionReader

@@ -18,6 +18,7 @@ from truthloop.errors import UnsafePath
 
 REMOTE_SCHEMES = ("s3",)
 ALLOW_ROOT_HINT = "allow it with --allow-root or TRUTHLOOP_ALLOWED_ROOTS"
+S3_PREFIX_HINT = "allow it with TRUTHLOOP_ALLOWED_S3_PREFIXES (the setting allowed_s3_prefixes)"
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -46,6 +47,38 @@ def is_remote(ref: str) -> bool:
         return True
     raise UnsafePath(
         f"{ref!r}: the scheme {scheme}: is not allowed; use a local path, file:// or s3://"
+    )
+
+
+def is_s3_source(source: object) -> bool:
+    """True for a source named as an `s3://` URI rather than a local path."""
+    return isinstance(source, str) and source[:5].lower() == "s3://"
+
+
+def allowed_s3_prefix(source: str, allowed_prefixes: Sequence[str]) -> str:
+    """`source`, an `s3://bucket/prefix` to import from, without its trailing '/'; refused
+    (UnsafePath naming it and the setting) unless it lies inside one of `allowed_prefixes`.
+
+    The CLI, the API and the background worker all read an S3 source only past this check: an
+    object store may hold far more than the user meant anyone to import from.
+    """
+    if any(ord(c) < 32 or ord(c) == 127 for c in source):
+        raise UnsafePath(f"the source {source!r} contains a control character")
+    bucket, _, key = source[5:].rstrip("/").partition("/")
+    if not is_s3_source(source) or not bucket:
+        raise UnsafePath(f"the source {source!r} names no bucket; give s3://bucket/prefix")
+    wanted = [bucket, *(key.split("/") if key else ())]
+    if ".." in wanted or "." in wanted or "" in wanted:
+        raise UnsafePath(f"the source {source!r} has a '..', '.' or empty folder in it")
+    # Compared folder by folder: s3://b/cats allows s3://b/cats/x, never s3://b/catsup.
+    for allowed in allowed_prefixes:
+        folders = [f for f in allowed[5:].split("/") if f]
+        if is_s3_source(allowed) and folders and wanted[: len(folders)] == folders:
+            return f"s3://{'/'.join(wanted)}"
+    named = ", ".join(allowed_prefixes) or "none"
+    raise UnsafePath(
+        f"the source {source!r} is outside the allowed S3 prefixes ({named}); if it is meant to"
+        f" be read, {S3_PREFIX_HINT}"
     )
 
 

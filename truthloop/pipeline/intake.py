@@ -44,7 +44,7 @@ from truthloop.core.pipeline_policy import review_needed
 from truthloop.core.types import Value
 from truthloop.errors import InputError, ModelNotRunning, UnsafePath
 from truthloop.formats.images import IMAGE_SUFFIXES, probe
-from truthloop.formats.paths import resolve_local
+from truthloop.formats.paths import allowed_s3_prefix, is_s3_source, resolve_local
 from truthloop.labeling.jobs import db_time
 from truthloop.ml import serving
 from truthloop.ml.versions import DEFAULT_THRESHOLD, ModelVersion
@@ -420,14 +420,17 @@ def set_intake(project: Project, name: str, uri: str | None) -> PipelineRow:
 
 
 def check_intake(project: Project, uri: str) -> str:
-    """`uri` as the intake is stored: an `s3://` prefix as given (without a trailing slash), a
-    local folder resolved inside the home or the allowed roots."""
+    """`uri` as the intake is stored: an `s3://` prefix inside the allowed S3 prefixes
+    (without a trailing slash), or a local folder resolved inside the home or the allowed
+    roots."""
     if not uri or any(c in uri for c in "\x00\r\n"):
         raise InputError(f"intake location {uri!r} is not a folder or an s3:// prefix")
-    if uri.startswith("s3://"):
-        if len(uri.rstrip("/")) <= len("s3://"):
-            raise InputError(f"intake location {uri!r} names no bucket")
-        return uri.rstrip("/")
+    if is_s3_source(uri):
+        # The same rule as a dataset imported from S3: only the prefixes a person allowed.
+        try:
+            return allowed_s3_prefix(uri, project.settings.allowed_s3_prefixes)
+        except UnsafePath as error:
+            raise InputError(f"intake location: {error}") from None
     try:
         folder = resolve_local(uri, base=project.home, allowed_roots=project.allowed_roots)
     except UnsafePath as error:

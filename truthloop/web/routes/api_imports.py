@@ -8,7 +8,8 @@
   files into one) is unpacked and its images copied into the blob store; `annotations` names
   its annotation file when it holds more than one (datasets/uploads.py); or
 - JSON `{"path": ..., "format": ..., <the same options>}` naming a file or folder on the
-  server inside the allowed roots.
+  server inside the allowed roots, or an `s3://bucket/prefix` inside the allowed S3 prefixes
+  (format folders: its first-level folders are the labels).
 A source under INLINE_MAX_BYTES is imported during the request (201, the import's report); a
 larger one, or any with `background`, `copy` or `verify_images` (they open every image), is
 queued for the background worker (202, its id and the URL that reports its progress, with each
@@ -67,9 +68,9 @@ async def import_dataset(
         fmt = options.pop("format", None)
         background = bool(options.pop("background", background))
         if not isinstance(path, str):
-            raise InputError('give the source as "path", a path on the server')
+            raise InputError('give the source as "path", a path on the server or an s3:// prefix')
         upload = False
-        source = queued.server_path(project, path)
+        source: Path | str = queued.import_source(project, path)
     else:
         fmt = format
         options = {
@@ -87,14 +88,15 @@ async def import_dataset(
     if upload:
         source = await _receive(request, project, filename, fmt)
     try:
-        if upload and uploads.is_zip(source):
+        if upload and isinstance(source, Path) and uploads.is_zip(source):
             source = await run_in_threadpool(_unpacked, project, source, fmt, annotations)
             # Its images lie in the upload folder, removed once imported: they are copied into
             # the blob store, which opens each, so it is queued.
             options["copy"] = background = True
         elif annotations:
             raise InputError("annotations names the annotation file inside an uploaded zip")
-        size = source.stat().st_size if source.is_file() else 0
+        # A folder or an s3:// prefix imports during the request, as a small file does.
+        size = source.stat().st_size if isinstance(source, Path) and source.is_file() else 0
         if background or size > INLINE_MAX_BYTES:
             import_id = queued.queue_import(
                 project, name, source, fmt, options, upload=upload, created_by=user.id
@@ -104,10 +106,10 @@ async def import_dataset(
             return JSONResponse(answer.model_dump(), status_code=202, headers={"Location": url})
         report = await run_in_threadpool(queued.import_now, project, name, source, fmt, options)
     except BaseException:
-        if upload:
+        if upload and isinstance(source, Path):
             queued.remove_upload(project, source)  # not queued: the client still has it
         raise
-    if upload:
+    if upload and isinstance(source, Path):
         queued.remove_upload(project, source)
     return JSONResponse(report.to_json(), status_code=201)
 
