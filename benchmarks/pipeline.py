@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 from realphotos import read_photos  # benchmarks/: the same reader of the pets sample
+from report import cell, parts_option
 from sqlalchemy import func, select
 
 from truthloop import people
@@ -65,8 +66,9 @@ from truthloop.ml.classifier import Classifier
 from truthloop.ml.registry import evaluate_version, list_versions
 from truthloop.pipeline import PipelineSpec, get_pipeline, list_runs
 from truthloop.pipeline.intake import Incoming, submit
-from truthloop.pipeline.review_flow import review_flow_name, set_up_pipeline
+from truthloop.pipeline.review_flow import review_flow_name
 from truthloop.pipeline.schedule import tick
+from truthloop.pipeline.setup import set_up_pipeline
 from truthloop.sim.logos import generate_logos
 from truthloop.sim.pipeline_reviewers import answer_loops
 from truthloop.storage.project import Project
@@ -321,10 +323,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 # ---- output ----------------------------------------------------------------------------------
 
 
-def _cell(value: Any, spec: str = ".3f") -> str:
-    if value is None:
-        return "-"
-    return format(value, spec) if isinstance(value, float) else str(value)
 
 
 def table(report: dict[str, Any]) -> str:
@@ -343,23 +341,18 @@ def table(report: dict[str, Any]) -> str:
         )
         for v in part["versions"]:
             lines.append(
-                f"  {v['name']:14}{_cell(v['f1']):>12}{_cell(v['trained_images']):>9}"
+                f"  {v['name']:14}{cell(v['f1']):>12}{cell(v['trained_images']):>9}"
                 f"{'yes' if v['deployed'] else 'no':>10}{v['detections']:>12}"
-                f"{_cell(v['review_share']):>14}"
+                f"{cell(v['review_share']):>14}"
             )
         lines.append(
             f"  reviewed {part['reviewed']}, human {part['human_seconds']:.0f} s, review share"
-            f" {_cell(part['review_share_first'])} -> {_cell(part['review_share_last'])},"
+            f" {cell(part['review_share_first'])} -> {cell(part['review_share_last'])},"
             f" gate refusals {part['gate_refusals']}"
         )
     return "\n".join(lines)
 
 
-def _parts(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names or any(n not in PARTS for n in names):
-        raise argparse.ArgumentTypeError(f"parts are among {', '.join(PARTS)}, not {text!r}")
-    return names
 
 
 def main() -> None:
@@ -367,7 +360,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     parser.add_argument("--data", type=Path, default=DATA, help=f"default: {DATA}")
-    parser.add_argument("--parts", type=_parts, default=list(PARTS))
+    parser.add_argument("--parts", type=parts_option(PARTS), default=list(PARTS))
     parser.add_argument(
         "--stream",
         type=int,

@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 from PIL import Image
+from report import cell  # benchmarks/: what every benchmark prints
 
 from truthloop.core.types import (
     Annotation,
@@ -447,8 +448,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _cell(value: Any, spec: str = ".3f") -> str:
-    return "-" if value is None else format(value, spec) if isinstance(value, float) else str(value)
 
 
 def _model_rows(parts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
@@ -464,14 +463,14 @@ def _model_rows(parts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
                         part,
                         backbone,
                         train,
-                        _cell(r["train_images"]),
-                        _cell(r["test_images"]),
-                        _cell(r["f1"]),
-                        _cell(r["macro_f1"]),
-                        _cell(r.get("accuracy")),
-                        _cell(r.get("map50")),
-                        _cell(r["train_seconds"], ".1f"),
-                        _cell(r["images_per_second"], ".1f"),
+                        cell(r["train_images"]),
+                        cell(r["test_images"]),
+                        cell(r["f1"]),
+                        cell(r["macro_f1"]),
+                        cell(r.get("accuracy")),
+                        cell(r.get("map50")),
+                        cell(r["train_seconds"], ".1f"),
+                        cell(r["images_per_second"], ".1f"),
                         draws,
                     )
                 )
@@ -486,15 +485,15 @@ def _loop_rows(parts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
                 (
                     part,
                     backbone,
-                    _cell(r["items"]),
-                    _cell(r["machine_labeled_share"], ".1%"),
-                    _cell(r["machine_label_accuracy"], ".1%"),
-                    _cell(r["human_seconds"], ".0f"),
-                    _cell(r["manual_human_seconds"], ".0f"),
-                    _cell(r["human_seconds_ratio"], ".2f"),
-                    _cell(r["mean_iou"]),
-                    _cell(r["iterations"]),
-                    _cell(r["wall_seconds"], ".0f"),
+                    cell(r["items"]),
+                    cell(r["machine_labeled_share"], ".1%"),
+                    cell(r["machine_label_accuracy"], ".1%"),
+                    cell(r["human_seconds"], ".0f"),
+                    cell(r["manual_human_seconds"], ".0f"),
+                    cell(r["human_seconds_ratio"], ".2f"),
+                    cell(r["mean_iou"]),
+                    cell(r["iterations"]),
+                    cell(r["wall_seconds"], ".0f"),
                 )
             )
     return rows
@@ -542,7 +541,7 @@ def table(report: dict[str, Any]) -> str:
         )
         blocks.append(_aligned([head, *loops]))
     checks = [
-        (name, _cell(t["value"]), t["target"], "met" if t["met"] else "MISSED")
+        (name, cell(t["value"]), t["target"], "met" if t["met"] else "MISSED")
         for name, t in report["targets"].items()
     ]
     if checks:

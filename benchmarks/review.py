@@ -63,6 +63,7 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 from realphotos import read_photos  # benchmarks/: the same reader of the pets sample
+from report import cell, parts_option
 
 from truthloop import people
 from truthloop.core.correctness import boxes_match
@@ -666,12 +667,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _cell(value: Any, spec: str = ".3f") -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return "[" + ", ".join(_cell(v, spec) for v in value) + "]"
-    return format(value, spec) if isinstance(value, float) else str(value)
 
 
 ROWS = (
@@ -698,7 +693,7 @@ def table(report: dict[str, Any]) -> str:
             if "skipped" in result:
                 cells.append("skipped")
                 continue
-            cells.append(" / ".join(_cell(result[k], ".3f" if spec == "d" else spec) for k in keys))
+            cells.append(" / ".join(cell(result[k], ".3f" if spec == "d" else spec) for k in keys))
         lines.append(f"{title:34}" + "  |  ".join(f"{c:28}" for c in cells).rstrip())
     for name in names:
         result = parts[name]
@@ -710,11 +705,6 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _parts(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names or any(n not in PARTS for n in names):
-        raise argparse.ArgumentTypeError(f"parts are among {', '.join(PARTS)}, not {text!r}")
-    return names
 
 
 def main() -> None:
@@ -722,7 +712,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     parser.add_argument("--data", type=Path, default=DATA, help=f"default: {DATA}")
-    parser.add_argument("--parts", type=_parts, default=list(PARTS))
+    parser.add_argument("--parts", type=parts_option(PARTS), default=list(PARTS))
     parser.add_argument(
         "--stream",
         type=int,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,6 @@ from truthloop.core.pipeline_policy import (
     review_needed,
     sample_due,
     samples_from,
-    split_for_test,
     training_due,
 )
 
@@ -324,63 +322,3 @@ def test_next_tick_refuses_a_zero_frequency_and_mixed_time_zones() -> None:
         next_tick(T0, 0, T0)
     with pytest.raises(ValueError, match="both carry a time zone, or neither"):
         next_tick(T0, 60, datetime(2024, 5, 1, 13, 0))
-
-
-def test_the_split_is_deterministic_and_exact() -> None:
-    items = list(range(1000, 1500))
-    train, test = split_for_test(items, 20, "pipeline-7")
-    assert (len(train), len(test)) == (400, 100)
-    assert sorted(train + test) == items
-    assert train == [i for i in items if i in set(train)]  # the order given
-    assert split_for_test(items, 20, "pipeline-7") == (train, test)  # a retry splits the same
-    assert split_for_test(list(reversed(items)), 20, "pipeline-7")[1] == list(reversed(test))
-    assert split_for_test(items, 20, "pipeline-8")[1] != test  # another seed, another split
-
-
-def test_the_split_is_spread_over_the_items() -> None:
-    # Not the first or last fifth: a hash, not the order. Each hundred gives about 20.
-    _, test = split_for_test(list(range(10_000)), 20, "s")
-    per_thousand = Counter(item // 1000 for item in test)
-    assert all(150 <= per_thousand[k] <= 250 for k in range(10))
-
-
-def test_an_item_mostly_keeps_its_side_as_the_dataset_grows() -> None:
-    _, before = split_for_test(list(range(500)), 20, "pipeline")
-    _, after = split_for_test(list(range(550)), 20, "pipeline")
-    assert len(set(before) & set(after)) >= 90
-
-
-@pytest.mark.parametrize(
-    ("items", "percentage", "tested"),
-    [
-        (2, 20, 1),  # at least one tested, at least one trained on
-        (2, 50, 1),
-        (3, 1, 1),
-        (10, 20, 2),
-        (11, 20, 2),  # 2.2
-        (13, 20, 3),  # 2.6
-        (5, 50, 3),  # 2.5 rounds half up
-        (10, 99, 9),  # all but one
-    ],
-)
-def test_split_sizes(items: int, percentage: float, tested: int) -> None:
-    train, test = split_for_test(list(range(items)), percentage, "s")
-    assert (len(train), len(test)) == (items - tested, tested)
-
-
-@pytest.mark.parametrize(
-    ("items", "percentage", "message"),
-    [
-        ([1], 20, "a split needs at least 2 items"),
-        ([], 20, "a split needs at least 2 items"),
-        ([1, 2, 1], 20, "an item is given twice"),
-        ([1, 2], 0, "the test share must be above 0 and below 100"),
-        ([1, 2], 100, "the test share must be above 0 and below 100"),
-        ([1, 2], float("nan"), "the test share must be above 0 and below 100"),
-    ],
-)
-def test_split_refuses_what_cannot_be_split(
-    items: list[int], percentage: float, message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        split_for_test(items, percentage, "s")

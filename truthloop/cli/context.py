@@ -8,6 +8,9 @@ import typer
 
 from truthloop.storage.project import Project
 
+CLI_USER: int | None = None
+"""Who the command line's writes are recorded as: no one, since it has no signed-in user."""
+
 
 def project_home(ctx: typer.Context) -> Path | None:
     root = ctx.find_root()

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
 
-from truthloop.cli.context import open_project
+from truthloop.cli.context import CLI_USER, open_project
 from truthloop.cli.output import (
     JsonOption,
     console,
@@ -45,9 +45,10 @@ from truthloop.pipeline.overview import params_json as _params_json
 from truthloop.pipeline.overview import pipeline_json as _pipeline_json
 from truthloop.pipeline.overview import run_json as _run_json
 from truthloop.pipeline.overview import step_json as _step_json
+from truthloop.pipeline.overview import when
 from truthloop.pipeline.params import MOST_CHANGES
-from truthloop.pipeline.review_flow import set_up_pipeline
 from truthloop.pipeline.runs import MOST_RUNS
+from truthloop.pipeline.setup import set_up_pipeline
 from truthloop.storage.tables import (
     PipelineRow,
     UserRow,
@@ -63,16 +64,8 @@ param_app = typer.Typer(
 )
 app.add_typer(param_app, name="param")
 
-CLI_USER: int | None = None
-"""Who the command line's writes are recorded as: no one, since it has no signed-in user."""
-
-
-def _when(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def _short(value: datetime | None) -> str:
-    return shown_time(_when(value), seconds=True)
+    return shown_time(when(value), seconds=True)
 
 
 def _clock(started: datetime, ended: datetime | None) -> str:

@@ -7,14 +7,13 @@ A thin layer over `truthloop.pipeline.notify`, added to the `truthloop pipeline`
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from truthloop.cli.context import open_project
+from truthloop.cli.context import CLI_USER, open_project
 from truthloop.cli.output import JsonOption, console, errors_as_messages, print_json, shown_time
 from truthloop.errors import InputError
 from truthloop.pipeline import (
@@ -26,14 +25,8 @@ from truthloop.pipeline import (
     unsubscribe,
 )
 from truthloop.pipeline.notify import EMAIL, MOST_LISTED, WEBHOOK
+from truthloop.pipeline.overview import when
 from truthloop.storage.tables import PipelineNotificationRow, PipelineSubscriberRow
-
-CLI_USER: int | None = None
-"""Who the command line's writes are recorded as: no one, since it has no signed-in user."""
-
-
-def _when(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def _subscriber_json(subscriber: PipelineSubscriberRow) -> dict[str, Any]:
@@ -45,7 +38,7 @@ def _subscriber_json(subscriber: PipelineSubscriberRow) -> dict[str, Any]:
         "events": list(subscriber.events) or list(EVENTS),
         "active": subscriber.active,
         "created_by": subscriber.created_by,
-        "created_at": _when(subscriber.created_at),
+        "created_at": when(subscriber.created_at),
     }
 
 
@@ -56,7 +49,7 @@ def _notification_json(notification: PipelineNotificationRow) -> dict[str, Any]:
         "subject": notification.subject,
         "body": notification.body,
         "data": notification.data,
-        "created_at": _when(notification.created_at),
+        "created_at": when(notification.created_at),
     }
 
 

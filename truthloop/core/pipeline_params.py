@@ -241,8 +241,8 @@ TRAIN_FROM_DEPLOYED = Parameter(
 )
 # Rekognition's AutoCreate moves 20 % of the training dataset to the test dataset (80/20,
 # FORMATS.md §3.1). At least 1 %; at most half, so that a version trains on at least as much
-# as it is tested on. The split keeps one image on each side however small the share
-# (`pipeline_policy.split_for_test`).
+# as it is tested on. The split holds out at least one image however small the share
+# (`core.holdout`).
 TEST_SPLIT_PERCENTAGE = Parameter(
     "Test-Split-Percentage",
     float,

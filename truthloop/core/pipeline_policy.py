@@ -1,6 +1,5 @@
 """The decisions of a continuous-improvement pipeline: when a new version trains, whether it
-is deployed, which detections people review or audit, when a schedule next fires, and which
-images test a version.
+is deployed, which detections people review or audit, and when a schedule next fires.
 
 They follow the seed (FORMATS.md §4.2), a Step Functions state machine whose Lambdas decide:
 train when the labeled images minus those the deployed version trained on reach
@@ -13,17 +12,16 @@ what was counted, against which parameter, and what would change the answer.
 
 Where the seed says nothing, truthloop decides here: a run on demand still respects a running
 training and the minimum of new images (`training_due`), a changed schedule applies from the
-next tick (`next_tick`), and the test split is drawn by hashing, not by a random state, so that
-a retried training tests on the same images (`split_for_test`).
+next tick (`next_tick`). The test split is the training sets' own (`core.holdout`, by a hash of
+each file name), at `Test-Split-Percentage`, so a retried training tests on the same images.
 
 Everything here is arithmetic on plain values; `truthloop.pipeline` counts, stores and acts.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,6 +57,12 @@ def _untrained(labeled: int, trained: int) -> str:
     return f"{_images(new, 'new ')} since the deployed version"
 
 
+TRAINING_RUNNING = Decision(
+    False, "a training of this pipeline is running; the next check follows it"
+)
+"""The check's answer while another training of the pipeline runs, whatever the counts."""
+
+
 def training_due(
     *,
     automatic: bool,
@@ -84,7 +88,7 @@ def training_due(
     if problem := MINIMUM_UNTRAINED_IMAGES.problem(minimum_untrained):
         raise ValueError(problem)
     if training_running:
-        return Decision(False, "a training of this pipeline is running; the next check follows it")
+        return TRAINING_RUNNING
     if not automatic and not on_demand:
         return Decision(
             False,
@@ -201,36 +205,3 @@ def next_tick(last_tick: datetime, frequency_minutes: int, now: datetime) -> dat
     if (last_tick.tzinfo is None) != (now.tzinfo is None):
         raise ValueError("the last tick and now must both carry a time zone, or neither")
     return max(last_tick + timedelta(minutes=frequency_minutes), now)
-
-
-def _rank(seed: str, item: int) -> bytes:
-    """Where `item` falls in the split's order: a hash, the same in every process and every
-    run (Python's own `hash` of a string changes from run to run)."""
-    return hashlib.sha256(f"{seed}\x00{item}".encode()).digest()
-
-
-def split_for_test(
-    item_ids: Sequence[int], percentage: float, seed: str
-) -> tuple[list[int], list[int]]:
-    """The items to train on and those to test on (each in the order given): the
-    `percentage` of them (rounded half up) whose hash with `seed` comes first, but at least
-    one and all but one, so that a version always has an image to train on and one to be
-    scored on.
-
-    The order is a hash, not a random state, so a retried training (the same items, the same
-    `seed`) splits exactly as the first try did. Seeded with the pipeline rather than the
-    version, an item mostly keeps its side as the dataset grows: it is tested on by version
-    after version, and the F1s of versions compare. Fewer than two items cannot be split."""
-    if not 0.0 < percentage < 100.0:  # NaN fails this too
-        raise ValueError(f"the test share must be above 0 and below 100 %, not {percentage}")
-    if len(set(item_ids)) != len(item_ids):
-        raise ValueError("an item is given twice: each is trained or tested on once")
-    if len(item_ids) < 2:
-        raise ValueError(
-            f"a split needs at least 2 items, one to train on and one to test, not {len(item_ids)}"
-        )
-    size = math.floor(len(item_ids) * percentage / 100 + 0.5)
-    size = min(max(size, 1), len(item_ids) - 1)
-    tested = set(sorted(item_ids, key=lambda item: _rank(seed, item))[:size])
-    train = [item for item in item_ids if item not in tested]
-    return train, [item for item in item_ids if item in tested]

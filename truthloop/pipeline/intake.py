@@ -305,21 +305,14 @@ def review_input(
     classes the reviewer picks from: a classification's classes and "None of the Above"; for
     boxes, the model's labels. Without a model, the training dataset's labels."""
     labels = list(served.labels) if served is not None else list(fallback_labels)
-    if served is not None and value is not None:
-        content = loop_input(uri, served.name, value, size, labels, _review_thresholds(served))
+    if served is None:
+        content = loop_input(uri, None, None, size, labels, {})
     else:
-        width, height = size
-        content = {
-            "taskObject": uri,
-            "modelVersion": None,
-            "labels": labels,
-            "prediction": {"CustomLabels": []},
-            "topConfidence": 0.0,
-            "imageSize": {"width": width, "height": height},
-            "initialValue": None if task == "classification" else [],
-        }
+        content = loop_input(uri, served.name, value, size, labels, _review_thresholds(served))
     if task == "classification":
         content["labels"] = [*labels, NONE_OF_THE_ABOVE]
+    elif content["initialValue"] is None:  # no model: the reviewer draws every box
+        content["initialValue"] = []
     return content
 
 
@@ -356,51 +349,60 @@ def _log_detection(
     loop: str | None,
     now: datetime,
 ) -> Detected:
-    request_id = uuid.uuid4().hex
-    row = PipelineDetectionRow(
-        pipeline_id=setting.pipeline_id,
-        request_id=request_id,
-        source=source,
-        intake_key=intake_key,
-        image_uri=uri,
-        sha256=digest,
-        version=served.name if served is not None else None,
+    version = served.name if served is not None else None
+    row = _detection_row(
+        setting,
+        source,
+        intake_key,
+        uri,
+        digest,
+        now,
+        version=version,
         labels=labels,
         confidence=top,
-        minimum_confidence=setting.minimum,
-        review_enabled=setting.review,
         loop_name=loop,
-        sampled=False,
-        created_at=now,
     )
     with project.db.session() as session:
         session.add(row)
-    version = served.name if served is not None else None
-    return Detected(name, request_id, version, tuple(labels), top, loop)
+    return Detected(name, row.request_id, version, tuple(labels), top, loop)
 
 
 def _log_refused(
     project: Project, setting: _Setting, image: Incoming, key: str, message: str, now: datetime
 ) -> None:
-    row = PipelineDetectionRow(
-        pipeline_id=setting.pipeline_id,
-        request_id=uuid.uuid4().hex,
-        source="intake",
-        intake_key=key,
-        image_uri=key,
-        sha256=hashlib.sha256(image.data).hexdigest(),
-        labels=[],
-        minimum_confidence=setting.minimum,
-        review_enabled=setting.review,
-        sampled=False,
-        error=message[:4000],
-        created_at=now,
-    )
+    digest = hashlib.sha256(image.data).hexdigest()
+    row = _detection_row(setting, "intake", key, key, digest, now, error=message[:4000])
     try:
         with project.db.session() as session:
             session.add(row)
     except IntegrityError:  # another scan logged it first
         return
+
+
+def _detection_row(
+    setting: _Setting,
+    source: str,
+    intake_key: str | None,
+    uri: str,
+    digest: str,
+    now: datetime,
+    **found: Any,
+) -> PipelineDetectionRow:
+    """A detection log row: where the image came from and the terms in force, with what the
+    detection `found` (version, labels, confidence, loop) or the error that refused it."""
+    return PipelineDetectionRow(
+        pipeline_id=setting.pipeline_id,
+        request_id=uuid.uuid4().hex,
+        source=source,
+        intake_key=intake_key,
+        image_uri=uri,
+        sha256=digest,
+        minimum_confidence=setting.minimum,
+        review_enabled=setting.review,
+        sampled=False,
+        created_at=now,
+        **{"labels": [], **found},
+    )
 
 
 # ---- the watched intake ----------------------------------------------------------------------

@@ -3,7 +3,6 @@ the task UI the seed's A2I workflow shows (pick the class, or "None of the Above
 the boxes) and a flow that sends the loops to that team.
 
     create_review_flow(project, "logos", "classification", team="reviewers") -> "logos-review"
-    set_up_pipeline(project, PipelineSpec(...), review_team="reviewers", intake="drop")
 
 The flow has no activation conditions and no model attached: the pipeline itself decides which
 detections are reviewed (`Minimum-Label-Detection-Confidence`) and starts their loops.
@@ -12,11 +11,8 @@ detections are reviewed (`Minimum-Label-Detection-Confidence`) and starts their 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from truthloop.errors import InputError
-from truthloop.pipeline.intake import check_intake, set_intake
-from truthloop.pipeline.pipelines import PipelineSpec, check_spec, create_pipeline
 from truthloop.review.flows import FlowSpec, FlowStatus, create_flow
 from truthloop.review.task_uis import create_task_ui
 from truthloop.review.templates import INITIAL_BOXES
@@ -107,30 +103,3 @@ def create_review_flow(
     if flow.status != FlowStatus.ACTIVE:
         raise InputError(f"review flow {name!r} is {flow.status}: {flow.failure_reason}")
     return name
-
-
-def set_up_pipeline(
-    project: Project,
-    spec: PipelineSpec,
-    *,
-    review_team: str | None = None,
-    intake: str | None = None,
-    created_by: int | None = None,
-) -> None:
-    """Create a pipeline as a person asks for one: with the review flow it names, or one made
-    for `review_team`, and watching `intake`. Everything is checked before anything is made,
-    so a refusal leaves no flow or pipeline behind."""
-    if spec.flow is not None and review_team is not None:
-        raise InputError("give a review flow, or a review team to make one, not both")
-    with project.session() as session:
-        check_spec(session, spec)
-    watched = check_intake(project, intake) if intake is not None else None
-    if review_team is not None:
-        flow = create_review_flow(
-            project, spec.name, spec.task, team=review_team, created_by=created_by
-        )
-        spec = replace(spec, flow=flow)
-    with project.session() as session:
-        create_pipeline(session, spec, created_by=created_by)
-    if watched is not None:
-        set_intake(project, spec.name, watched)

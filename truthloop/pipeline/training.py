@@ -36,7 +36,7 @@ from truthloop.core.pipeline_params import (
     TEST_SPLIT_PERCENTAGE,
     TRAIN_FROM_DEPLOYED,
 )
-from truthloop.core.pipeline_policy import passes_gate, training_due
+from truthloop.core.pipeline_policy import TRAINING_RUNNING, passes_gate, training_due
 from truthloop.ml.backend import ModelBackend, Task
 from truthloop.ml.registry import list_versions, train_version
 from truthloop.ml.serving import start_version, stop_version
@@ -138,19 +138,11 @@ def _fail_orphaned_runs(project: Project, pipeline_id: int, now: datetime | None
 def _skipped_while_training(
     project: Project, pipeline_id: int, on_demand: bool, held: ClaimHeld, now: datetime | None
 ) -> TrainingCheck:
-    decision = training_due(
-        automatic=True,
-        labeled_images=0,
-        trained_images=0,
-        minimum_untrained=1,
-        training_running=True,
-        on_demand=on_demand,
-    )
     with project.db.session() as session:
         run = start_run(
             session, pipeline_id, RunKind.TRAINING_CHECK, {"on_demand": on_demand}, now=now
         )
-        reason = f"{decision.reason} (held by {held.holder})"
+        reason = f"{TRAINING_RUNNING.reason} (held by {held.holder})"
         finish_run(session, run, RunStatus.SKIPPED, {"reason": reason}, now=now)
         return TrainingCheck(run.id, RunStatus.SKIPPED.value, reason)
 

@@ -160,8 +160,8 @@ def activation_reasons(results: dict[str, Any]) -> list[str]:
 
 def loop_input(
     uri: str,
-    version: str,
-    value: Value,
+    version: str | None,
+    value: Value | None,
     size: tuple[int, int],
     labels: Sequence[str],
     thresholds: Mapping[str, float],
@@ -169,9 +169,14 @@ def loop_input(
     """A detect-started loop's input: the image, the model's labels, its whole prediction
     (every label it found) and, as `initialValue`, what detect would answer by default: the
     boxes (pixels, as crowd-bounding-box takes them) or labels that reach their thresholds.
-    The reviewer starts from the model's answer, not from every faint candidate in it."""
+    The reviewer starts from the model's answer, not from every faint candidate in it. With
+    no model (`value` None) the prediction is empty and there is no initial value."""
     width, height = size
-    prediction = serving.custom_labels(value, size, {}, min_confidence=0)
+    prediction = (
+        serving.custom_labels(value, size, {}, min_confidence=0)
+        if value is not None
+        else {"CustomLabels": []}
+    )
     return {
         "taskObject": uri,
         "modelVersion": version,
@@ -187,7 +192,9 @@ def _kept(label: str, confidence: float | None, thresholds: Mapping[str, float])
     return confidence is None or confidence >= thresholds.get(label, serving.DEFAULT_THRESHOLD)
 
 
-def _initial_value(value: Value, size: ImageSize, thresholds: Mapping[str, float]) -> Any:
+def _initial_value(
+    value: Value | None, size: ImageSize, thresholds: Mapping[str, float]
+) -> Any:
     match value:
         case Boxes(boxes=boxes):
             shown = [b for b in boxes if _kept(b.label, b.confidence, thresholds)]

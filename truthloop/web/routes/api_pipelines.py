@@ -51,7 +51,7 @@ from truthloop.pipeline.overview import (
     run_json,
     step_json,
 )
-from truthloop.pipeline.review_flow import set_up_pipeline
+from truthloop.pipeline.setup import set_up_pipeline
 from truthloop.runtime.queue import request_training
 from truthloop.storage.project import Project
 from truthloop.storage.tables import PipelineRow
