@@ -11,12 +11,11 @@ from truthloop.errors import InputError
 from truthloop.ml import registry
 from truthloop.ml.backend import Task, TrainProgress
 from truthloop.ml.fake import FakeModel
+from truthloop.ml.serving import MAX_UNITS, start_version
 from truthloop.ml.training_runs import (
-    MAX_UNITS,
     ProgressRecorder,
     progress_json,
     serving_state,
-    start_version,
     training_progress,
 )
 from truthloop.storage.project import Project

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.pipeline.conftest import Line
 from truthloop.ml.registry import list_versions
+from truthloop.ml.training_runs import serving_state
 from truthloop.ml.versions import VersionStatus
 from truthloop.pipeline import get_pipeline, list_runs, set_param, start_run
 from truthloop.pipeline.notify import list_notifications
@@ -48,8 +49,10 @@ def test_a_version_below_the_gate_is_refused_and_people_are_told(line: Line) -> 
 
 def test_a_version_past_the_gate_is_deployed_and_people_are_told(line: Line) -> None:
     set_(line, "Minimum-F1-Score", 0.0)
+    set_(line, "Minimum-Inference-Units", 3)
     check = check_training(line.project, "shapes", on_demand=True)
     assert check.deployed and line.deployed() == "shapes.v1"
+    assert serving_state(line.project, "shapes.v1").inference_units == 3
     assert events(line)[-2:] == ["training-started", "version-deployed"]
     # Nothing new since: the next check says so and trains nothing.
     again = check_training(line.project, "shapes", on_demand=True)

@@ -25,6 +25,7 @@ from typing import Any
 from PIL import Image
 
 from truthloop.core.geometry import clip, to_ratios
+from truthloop.core.pipeline_params import MINIMUM_INFERENCE_UNITS
 from truthloop.core.types import Box, Boxes, Classification, ImageSize, MultiLabel, Value
 from truthloop.errors import InputError, ModelError, ModelNotRunning
 from truthloop.formats.images import decode
@@ -65,11 +66,15 @@ def served_model(project: Project, version: ModelVersion) -> ModelBackend | None
     return found.model if found else None
 
 
-def _set_status(project: Project, name: str, status: VersionStatus) -> ModelVersion:
+def _set_status(
+    project: Project, name: str, status: VersionStatus, inference_units: int | None = None
+) -> ModelVersion:
     with project.session() as session:
         row = version_row(session, name)
         row.status = status.value
         row.updated_at = utcnow()
+        if inference_units is not None:
+            row.inference_units = inference_units
         session.flush()
         return find_version(session, name)
 
@@ -79,8 +84,19 @@ def _version(project: Project, name: str) -> ModelVersion:
         return find_version(session, name)
 
 
-def start_version(project: Project, name: str) -> ModelVersion:
-    """Load the version's model into this process and mark it RUNNING (again, if it was)."""
+MIN_UNITS = int(MINIMUM_INFERENCE_UNITS.low or 1)
+MAX_UNITS = int(MINIMUM_INFERENCE_UNITS.high or MIN_UNITS)
+"""The inference units a version may be started with: the pipeline parameter's range."""
+
+
+def start_version(project: Project, name: str, inference_units: int = MIN_UNITS) -> ModelVersion:
+    """Load the version's model into this process and mark it RUNNING (again, if it was),
+    recording the inference units asked for. Serving has no units of its own (every process
+    that detects loads a running version), so the number is kept and shown, not acted on."""
+    if not MIN_UNITS <= inference_units <= MAX_UNITS:
+        raise InputError(
+            f"inference_units is {inference_units}; it must be from {MIN_UNITS} to {MAX_UNITS}"
+        )
     version = _version(project, name)
     if not version.status.trained:
         raise ModelError(f"model version {name} cannot be started: {_state(version)}")
@@ -89,7 +105,7 @@ def start_version(project: Project, name: str) -> ModelVersion:
     with _lock:
         _served[key] = served
     try:
-        return _set_status(project, name, VersionStatus.RUNNING)
+        return _set_status(project, name, VersionStatus.RUNNING, inference_units)
     except BaseException:
         with _lock:
             _served.pop(key, None)

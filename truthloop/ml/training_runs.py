@@ -22,9 +22,8 @@ from typing import Any
 from sqlalchemy import select
 
 from truthloop.core.names import name_problem
-from truthloop.core.pipeline_params import MINIMUM_INFERENCE_UNITS
 from truthloop.errors import InputError, InvalidName, ModelError
-from truthloop.ml import registry, serving
+from truthloop.ml import registry
 from truthloop.ml.backbones import check_backbone
 from truthloop.ml.backend import Task, TrainProgress
 from truthloop.ml.training_sets import training_set
@@ -37,9 +36,6 @@ MAX_EPOCHS = 1000
 PROGRESS_EVERY_S = 1.0
 """How often the progress row is written at most (and at every phase change): a write per
 optimiser step would load the database for nothing the page can show."""
-MIN_UNITS = int(MINIMUM_INFERENCE_UNITS.low or 1)
-MAX_UNITS = int(MINIMUM_INFERENCE_UNITS.high or MIN_UNITS)
-"""Inference units a start may ask for: the pipelines' Minimum-Inference-Units bounds."""
 DONE = "done"
 """The progress phase recorded once a training completed."""
 
@@ -237,15 +233,3 @@ def serving_state(project: Project, name: str) -> ServingState:
 
 def training_progress(project: Project, name: str) -> dict[str, Any] | None:
     return serving_state(project, name).progress
-
-
-def start_version(project: Project, name: str, inference_units: int = MIN_UNITS) -> ModelVersion:
-    """Start the version (`serving.start_version`) and record the inference units asked for."""
-    if not MIN_UNITS <= inference_units <= MAX_UNITS:
-        raise InputError(
-            f"inference_units is {inference_units}; it must be from {MIN_UNITS} to {MAX_UNITS}"
-        )
-    version = serving.start_version(project, name)
-    with project.session() as session:
-        version_row(session, name).inference_units = inference_units
-    return version

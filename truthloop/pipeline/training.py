@@ -337,7 +337,7 @@ def _deploy(
     with long_step(
         project.db, run_id, "deploy", {"version": version, "inference_units": units}, now=now
     ) as out:
-        start_version(project, version)
+        start_version(project, version, units)
         with project.db.session() as session:
             previous = get_pipeline(session, name).deployed_version
             set_deployed(session, name, version, labeled_images)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from truthloop.core.holdout import HOLD_OUT_SHARE
 from truthloop.ml.backbones import BACKBONES
 from truthloop.ml.backend import Task
-from truthloop.ml.training_runs import MAX_EPOCHS, MAX_UNITS, MIN_UNITS, TrainSpec
+from truthloop.ml.serving import MAX_UNITS, MIN_UNITS
+from truthloop.ml.training_runs import MAX_EPOCHS, TrainSpec
 
 
 class TrainRequest(BaseModel):

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from truthloop.ml import registry, serving, training_runs
+from truthloop.ml import registry, serving
 from truthloop.review import routing
 from truthloop.storage.project import Project
 from truthloop.web.deps import CurrentUser, ProjectDep, RequireManager
@@ -47,8 +47,8 @@ def start(
 ) -> ModelVersionPublic:
     """Start the version; `inference_units` is recorded and shown (serving loads the model in
     each web process that detects with it, so the number is not acted on yet)."""
-    units = body.inference_units if body is not None else training_runs.MIN_UNITS
-    return ModelVersionPublic.of(training_runs.start_version(project, version, units))
+    units = body.inference_units if body is not None else serving.MIN_UNITS
+    return ModelVersionPublic.of(serving.start_version(project, version, units))
 
 
 @router.post("/models/{version}/stop")

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from truthloop.core.holdout import HOLD_OUT_SHARE
-from truthloop.ml import registry, training_runs
+from truthloop.ml import registry, serving, training_runs
 from truthloop.ml.backbones import SCRATCH, default_backbone, installed_variants
 from truthloop.ml.backend import Task
 from truthloop.ml.versions import ModelVersion
@@ -66,8 +66,8 @@ def version_page(
         user,
         v=version_view(project, found),
         datasets=datasets,
-        min_units=training_runs.MIN_UNITS,
-        max_units=training_runs.MAX_UNITS,
+        min_units=serving.MIN_UNITS,
+        max_units=serving.MAX_UNITS,
         detect_url=f"{str(request.base_url).rstrip('/')}{detect_path(found.name)}",
     )
 
