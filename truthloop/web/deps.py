@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from truthloop import people
@@ -45,16 +46,28 @@ def get_session(project: ProjectDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def optional_user(
+async def optional_user(
     request: Request, project: ProjectDep, after_response: BackgroundTasks
 ) -> UserRow | None:
-    # Reads only, before the route runs: the route may then lease or submit in the labeling
-    # service's own transactions without waiting on this one (SQLite allows one writer at a
-    # time), and on PostgreSQL they cost no BEGIN and COMMIT.
     token = bearer_token(request)
     secret = session_secret(request)
     if token is None and secret is None:
         return None
+    if project.db.dialect == "sqlite":
+        # A read of a local WAL database never waits on a writer, and costs less than the hop
+        # to a worker thread and back that a plain `def` would take on every request (about a
+        # tenth of a loaded server's CPU, benchmarks/annotators.py). A database across a
+        # network is asked from a worker thread, so that a slow answer stalls no other request.
+        return _signed_in(project, token, secret, after_response)
+    return await run_in_threadpool(_signed_in, project, token, secret, after_response)
+
+
+def _signed_in(
+    project: Project, token: str | None, secret: str | None, after_response: BackgroundTasks
+) -> UserRow | None:
+    # Reads only, before the route runs: the route may then lease or submit in the labeling
+    # service's own transactions without waiting on this one (SQLite allows one writer at a
+    # time), and on PostgreSQL they cost no BEGIN and COMMIT.
     with project.db.read_session() as session:
         if token is None:
             # One read: the session row joined to its user, live and active or nothing.
