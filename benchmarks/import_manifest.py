@@ -1,15 +1,20 @@
 """Import a generated Ground Truth box manifest into SQLite and PostgreSQL, then export it back.
 
-    .venv/bin/python benchmarks/import_manifest.py [--lines 1000000] [--paths library,cli,http]
+    .venv/bin/python benchmarks/import_manifest.py [--lines 1000000]
+        [--paths library,cli,http,stages]
 
 Three paths: the library call (`import_dataset`), the CLI (`truthloop dataset import`, start-up
 included) and HTTP (the manifest streamed to `POST /api/datasets/{name}/import` of the portal
 under uvicorn on loopback, timed to its answer).
 
+A fourth, `stages`, times the two stages of an import apart in one process (reading lines into
+rows, storing the rows), in microseconds of CPU a line: what bounds the rate on two cores.
+
 Each (database, size) run happens in a fresh child process so that its peak RSS is its own.
 Image files are not needed: the import does not open them (`--verify-images` is the opt-in).
-Target (issue 2): ≥ 20,000 lines/s into each database, peak memory that does not grow with the
-file, and export at a similar rate. Prints a table and writes
+Targets: ≥ 20,000 lines/s into each database, peak memory that does not grow with the file, and
+export at a similar rate (issue 2); ≥ 52,000 lines/s over the CLI and HTTP at 100,000 lines
+(issue 18: 10x Label Studio's 5,200 measured here). Prints a table and writes
 benchmarks/results/import_manifest.json.
 """
 
@@ -201,6 +206,46 @@ def measure_http(database_url: str, manifest: Path, home: Path) -> dict[str, flo
     return in_child(run_http, database_url, manifest, home)
 
 
+def run_stages(database_url: str, manifest: str, home: str, queue: multiprocessing.Queue) -> None:
+    """The CPU a line costs in each stage of an import, timed apart in one process: reading it
+    into rows (what the reading child does for a large file) and storing them (what the
+    importing process does), the latter as the whole in-process import less the reading. A
+    rate above 1 / (read + store) on two cores would need both fully busy all the time."""
+    from truthloop.config import Settings
+    from truthloop.datasets import reading
+    from truthloop.datasets.bulk import old_objects_frozen
+    from truthloop.datasets.importing import import_dataset
+    from truthloop.storage.project import Project
+
+    settings = Settings()
+    source = reading.SourceSpec(
+        "groundtruth", Path(manifest), None, (Path(manifest).parent,),
+        settings.max_image_pixels, settings.max_image_bytes,
+    )
+    batches = reading.BatchReader(source, reading.Rules(skip_errors=False))
+    start = time.perf_counter()
+    with old_objects_frozen():
+        lines = sum(len(batch.rows) for batch in batches)
+    read_s = time.perf_counter() - start
+    with Project.init(home, database_url=database_url) as project:
+        start = time.perf_counter()
+        report = import_dataset(project, "bench", manifest, fmt="groundtruth", read_in_child=False)
+        whole_s = time.perf_counter() - start
+    assert lines == report.imported
+    queue.put({
+        "imported": report.imported,
+        "seconds": whole_s,
+        "read_us_per_line": read_s / lines * 1e6,
+        "store_us_per_line": (whole_s - read_s) / lines * 1e6,
+        "two_core_ceiling_lines_per_s": 2 * lines / whole_s,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    })
+
+
+def measure_stages(database_url: str, manifest: Path, home: Path) -> dict[str, float]:
+    return in_child(run_stages, database_url, manifest, home)
+
+
 def postgres_url() -> str | None:
     """A fresh database on the local server, or None when PostgreSQL is not reachable."""
     try:
@@ -231,8 +276,9 @@ def main() -> None:
     )
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument(
-        "--paths", default="library,cli,http",
-        help="what imports: the library call, `truthloop dataset import`, the HTTP upload",
+        "--paths", default="library,cli,http,stages",
+        help="what imports: the library call, `truthloop dataset import`, the HTTP upload;"
+        " stages: the CPU a line costs reading and storing, timed apart in one process",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     args = parser.parse_args()
@@ -264,9 +310,10 @@ def main() -> None:
                         result = measure(url, manifest, home)
                         seconds = result["import_seconds"]
                     else:
-                        result = (measure_cli if path == "cli" else measure_http)(
-                            url, manifest, home
+                        measured = {"cli": measure_cli, "http": measure_http}.get(
+                            path, measure_stages
                         )
+                        result = measured(url, manifest, home)
                         seconds = result["seconds"]
                     if database == "postgresql":
                         drop_postgres(url)
@@ -301,6 +348,8 @@ def main() -> None:
         "peak RSS MB",
         "reader RSS MB",
         "export lines/s",
+        "read µs/line",
+        "store µs/line",
     ):
         table.add_column(column, justify="right")
     for r in rows:
@@ -314,8 +363,10 @@ def main() -> None:
             f"{r['import_peak_rss_mb' if library else 'peak_rss_mb']:.0f}",
             f"{r['reader_peak_rss_mb']:.0f}" if library else "",
             f"{r['exported'] / r['export_seconds']:,.0f}" if library else "",
+            f"{r['read_us_per_line']:.1f}" if r["path"] == "stages" else "",
+            f"{r['store_us_per_line']:.1f}" if r["path"] == "stages" else "",
         )
-    Console().print(table)
+    Console(width=150).print(table)  # whole columns in a log or a pipe too
     print(f"written: {out}")
 
 
