@@ -211,23 +211,18 @@ def run_stages(database_url: str, manifest: str, home: str, queue: multiprocessi
     into rows (what the reading child does for a large file) and storing them (what the
     importing process does), the latter as the whole in-process import less the reading. A
     rate above 1 / (read + store) on two cores would need both fully busy all the time."""
-    from truthloop.config import Settings
     from truthloop.datasets import reading
     from truthloop.datasets.bulk import old_objects_frozen
-    from truthloop.datasets.importing import import_dataset
+    from truthloop.datasets.importing import import_dataset, source_spec
     from truthloop.storage.project import Project
 
-    settings = Settings()
-    source = reading.SourceSpec(
-        "groundtruth", Path(manifest), None, (Path(manifest).parent,),
-        settings.max_image_pixels, settings.max_image_bytes,
-    )
-    batches = reading.BatchReader(source, reading.Rules(skip_errors=False))
-    start = time.perf_counter()
-    with old_objects_frozen():
-        lines = sum(len(batch.rows) for batch in batches)
-    read_s = time.perf_counter() - start
     with Project.init(home, database_url=database_url) as project:
+        source = source_spec(project, manifest, "groundtruth")
+        batches = reading.BatchReader(source, reading.Rules(skip_errors=False))
+        start = time.perf_counter()
+        with old_objects_frozen():
+            lines = sum(len(batch.rows) for batch in batches)
+        read_s = time.perf_counter() - start
         start = time.perf_counter()
         report = import_dataset(project, "bench", manifest, fmt="groundtruth", read_in_child=False)
         whole_s = time.perf_counter() - start
@@ -310,9 +305,8 @@ def main() -> None:
                         result = measure(url, manifest, home)
                         seconds = result["import_seconds"]
                     else:
-                        measured = {"cli": measure_cli, "http": measure_http}.get(
-                            path, measure_stages
-                        )
+                        measured = {"cli": measure_cli, "http": measure_http,
+                                    "stages": measure_stages}[path]
                         result = measured(url, manifest, home)
                         seconds = result["seconds"]
                     if database == "postgresql":

@@ -98,10 +98,14 @@ def import_dataset(
     `read_in_child` reads the source in a child process while this one stores; by default, for
     files of 32 MiB and more when no image is opened (`verify_images`, `copy`)."""
     check_dataset_name(name)
-    if is_s3_source(source):
-        spec = _s3_spec(project, str(source), fmt, image_root)
-    else:
-        spec = _local_spec(project, Path(source), fmt, label_attribute, allowed_roots, image_root)
+    spec = source_spec(
+        project,
+        source,
+        fmt,
+        label_attribute=label_attribute,
+        allowed_roots=allowed_roots,
+        image_root=image_root,
+    )
     rules = reading.Rules(
         skip_errors=on_error == "skip",
         fixed_labels=LabelSet.from_names(labels) if labels is not None else None,
@@ -135,6 +139,22 @@ def import_dataset(
             raise ImportAborted(error) from error
         raise
     return report
+
+
+def source_spec(
+    project: Project,
+    source: Path | str,
+    fmt: str,
+    *,
+    label_attribute: str | None = None,
+    allowed_roots: Sequence[Path] = (),
+    image_root: Path | str | None = None,
+) -> reading.SourceSpec:
+    """How `import_dataset` opens `source` in this project: a local file or folder with the
+    folders its images may be read from, or an `s3://` prefix inside the allowed ones."""
+    if is_s3_source(source):
+        return _s3_spec(project, str(source), fmt, image_root)
+    return _local_spec(project, Path(source), fmt, label_attribute, allowed_roots, image_root)
 
 
 def _local_spec(
